@@ -1,0 +1,32 @@
+"""What every portal page needs: the navigation and the languages."""
+
+from django.conf import settings
+from django.urls import NoReverseMatch, reverse
+from django.utils.translation import gettext_lazy as _
+
+# (url name, label). A section appears as "coming soon" until its URL exists.
+NAVIGATION = [
+    ("portal:dashboard", _("Dashboard")),
+    ("inventory:catalogue", _("Catalogue & stock")),
+    ("orders:list", _("Orders")),
+    ("subscriptions:billing", _("Billing")),
+    ("support:tickets", _("Support")),
+    ("partners:team", _("Team")),
+    ("partners:api", _("API & webhooks")),
+]
+
+
+def _navigation(request):
+    items = []
+    for url_name, label in NAVIGATION:
+        try:
+            url = reverse(url_name)
+        except NoReverseMatch:
+            url = None
+        active = url is not None and (request.path == url if url == "/" else request.path.startswith(url))
+        items.append({"label": label, "url": url, "active": active})
+    return items
+
+
+def portal(request):
+    return {"navigation": _navigation(request), "support_email": settings.BIGSTOCK_SUPPORT_EMAIL}

@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class PartnersConfig(AppConfig):
+    """Tenants: users, partners, memberships and roles, API keys, audit log."""
+
+    name = "partners"
+    verbose_name = _("Partners")

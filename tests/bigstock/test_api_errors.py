@@ -1,0 +1,79 @@
+import pytest
+
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def assert_error_format(response, status, code):
+    assert response.status_code == status
+    assert response["Content-Type"].startswith("application/json")
+    error = response.json()["error"]
+    assert error["code"] == code
+    assert error["message"]
+    assert isinstance(error["fields"], dict)
+    return error
+
+
+@pytest.mark.parametrize("url", ["/api/nothing-here", "/api/v1/does-not-exist", "/api/v2/orders"])
+def test_unknown_api_url_answers_404_in_the_error_format(client, url):
+    assert_error_format(client.get(url), 404, "not_found")
+    assert_error_format(client.post(url, {}), 404, "not_found")
+
+
+def test_unsupported_method_answers_405_in_the_error_format(client):
+    assert_error_format(client.delete("/api/v1/"), 405, "method_not_allowed")
+
+
+def test_every_response_carries_a_request_id_and_keeps_a_valid_incoming_one(client):
+    generated = client.get("/api/v1/")
+    assert len(generated["X-Request-ID"]) == 32
+    echoed = client.get("/api/v1/", HTTP_X_REQUEST_ID="partner-trace-0001")
+    assert echoed["X-Request-ID"] == "partner-trace-0001"
+    refused = client.get("/api/v1/", HTTP_X_REQUEST_ID="bad id <script>")
+    assert refused["X-Request-ID"] != "bad id <script>"
+
+
+def test_request_id_is_written_in_log_lines(client, caplog):
+    caplog.set_level("WARNING", logger="django.request")
+    response = client.get("/api/v1/does-not-exist", HTTP_X_REQUEST_ID="trace-in-logs-42")
+    assert response.status_code == 404
+    from bigstock.middleware import RequestIdLogFilter
+
+    records = [r for r in caplog.records if r.name == "django.request"]
+    assert records
+    for record in records:
+        RequestIdLogFilter().filter(record)
+    assert {r.request_id for r in records} == {"trace-in-logs-42"}
+
+
+@pytest.mark.urls("tests.bigstock.urls")
+def test_validation_errors_name_each_field(client):
+    client.force_login(UserFactory())
+    response = client.post("/api/v1/test-echo", {"quantity": 0}, content_type="application/json")
+    error = assert_error_format(response, 400, "invalid")
+    assert set(error["fields"]) == {"name", "quantity"}
+
+
+@pytest.mark.urls("tests.bigstock.urls")
+def test_malformed_json_is_a_parse_error(client):
+    client.force_login(UserFactory())
+    response = client.post("/api/v1/test-echo", "{not json", content_type="application/json")
+    assert_error_format(response, 400, "parse_error")
+
+
+@pytest.mark.urls("tests.bigstock.urls")
+def test_anonymous_call_to_a_protected_endpoint_is_refused_in_the_error_format(client):
+    response = client.post("/api/v1/test-echo", {}, content_type="application/json")
+    assert_error_format(response, 403, "not_authenticated")
+
+
+@pytest.mark.urls("tests.bigstock.urls")
+def test_throttled_requests_get_429_with_retry_after(client):
+    from django.core.cache import cache
+
+    cache.clear()
+    responses = [client.get("/api/v1/test-throttled") for _ in range(3)]
+    assert [r.status_code for r in responses[:2]] == [200, 200]
+    error = assert_error_format(responses[2], 429, "throttled")
+    assert error["retry_after_s"] > 0
