@@ -13,7 +13,7 @@ import os
 
 from celery import Celery
 from celery.schedules import crontab
-from kombu import Queue
+from kombu import Exchange, Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bigstock.settings")
 
@@ -62,7 +62,7 @@ def _defaults() -> dict:
     from django.conf import settings as django_settings
 
     return dict(
-        task_queues=[Queue(name) for name in QUEUES],
+        task_queues=[Queue(name, Exchange(name, type="direct"), routing_key=name) for name in QUEUES],
         task_default_queue="default",
         task_routes=TASK_ROUTES,
         beat_schedule=BEAT_SCHEDULE,

@@ -9,6 +9,18 @@ def test_every_priority_queue_exists():
     assert {"priority", "standard", "low", "billing", "webhooks", "default"} <= names == set(QUEUES)
 
 
+def test_each_queue_has_its_own_routing_so_a_message_lands_in_one_queue_only():
+    bindings = [(queue.exchange.name, queue.routing_key) for queue in celery_app.conf.task_queues]
+    assert len(set(bindings)) == len(bindings)
+
+
+def test_task_routes_send_billing_and_webhooks_to_their_queues():
+    router = celery_app.amqp.router
+    assert router.route({}, "subscriptions.tasks.run_monthly_invoicing")["queue"].name == "billing"
+    assert router.route({}, "bigstock.tasks.deliver_webhook")["queue"].name == "webhooks"
+    assert router.route({}, "bigstock.tasks.purge_idempotency_keys")["queue"].name == "default"
+
+
 def test_tasks_are_acknowledged_late_and_rejected_when_their_worker_dies():
     assert celery_app.conf.task_acks_late is True
     assert celery_app.conf.task_reject_on_worker_lost is True
