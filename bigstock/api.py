@@ -3,7 +3,7 @@
 
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
-from rest_framework import views
+from rest_framework import views, viewsets
 from rest_framework.decorators import api_view, permission_classes
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -11,6 +11,7 @@ from rest_framework.reverse import reverse
 
 from . import idempotency
 from .errors import json_error
+from .tenancy import PartnerScopedMixin
 
 
 def idempotency_scope(request) -> str:
@@ -57,6 +58,14 @@ class IdempotentMixin:
 
 class BaseAPIView(IdempotentMixin, views.APIView):
     """Base for every API view that is not a viewset."""
+
+
+class PartnerScopedViewSet(PartnerScopedMixin, IdempotentMixin, viewsets.GenericViewSet):
+    """The one base for partner-facing API viewsets: reads scoped to the calling partner,
+    idempotent POSTs, public ids in URLs."""
+
+    lookup_field = "public_id"
+    lookup_url_kwarg = "id"
 
 
 @extend_schema(exclude=True)

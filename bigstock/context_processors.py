@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 # (url name, label). A section appears as "coming soon" until its URL exists.
 NAVIGATION = [
-    ("portal:dashboard", _("Dashboard")),
+    ("partners:dashboard", _("Dashboard")),
     ("inventory:catalogue", _("Catalogue & stock")),
     ("orders:list", _("Orders")),
     ("subscriptions:billing", _("Billing")),

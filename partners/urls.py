@@ -2,7 +2,7 @@ from django.urls import path
 
 from . import views
 
-app_name = "portal"
+app_name = "partners"
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),

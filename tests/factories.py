@@ -3,7 +3,7 @@
 import factory
 from allauth.account.models import EmailAddress
 
-from partners.models import User
+from partners.models import Membership, Partner, Role, User
 
 PASSWORD = "correct-horse-battery"
 
@@ -23,3 +23,56 @@ class UserFactory(factory.django.DjangoModelFactory):
         if create:
             user.save()
             EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
+
+
+class PartnerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Partner
+
+    legal_name = factory.Sequence(lambda n: f"Boutique {n} SAS")
+    trade_name = factory.Sequence(lambda n: f"Boutique {n}")
+    # A valid SIRET per partner: a Luhn-valid SIREN, then 0001 and the SIRET's own Luhn digit.
+    siret = factory.Sequence(lambda n: _luhn_complete(_luhn_complete(f"{10000000 + n:08d}") + "0001"))
+    vat_number = ""
+    legal_form = "SAS"
+    address_line1 = "10 rue de la Paix"
+    postcode = "75002"
+    city = "Paris"
+    country = "FR"
+    billing_email = factory.Sequence(lambda n: f"compta{n}@boutique.example")
+    phone = "+33123456789"
+    status = Partner.Status.ACTIVE
+
+
+class MembershipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Membership
+
+    user = factory.SubFactory(UserFactory)
+    partner = factory.SubFactory(PartnerFactory)
+    role = Role.OWNER
+
+
+def _luhn_complete(digits: str) -> str:
+    """Append the Luhn check digit that makes ``digits`` + 1 digit valid."""
+    for check in "0123456789":
+        candidate = digits + check
+        total = sum(
+            (d if i % 2 == 0 else (d * 2 - 9 if d * 2 > 9 else d * 2))
+            for i, d in enumerate(int(c) for c in reversed(candidate))
+        )
+        if total % 10 == 0:
+            return candidate
+    raise AssertionError("unreachable")
+
+
+def make_api_key(partner, *, scopes=("read", "write"), created_by=None, **kwargs):
+    """Create an API key through the service; returns (key, secret)."""
+    from partners import services
+    from partners.audit import SYSTEM
+
+    owner = created_by or MembershipFactory(partner=partner, role=Role.OWNER)
+    return services.create_api_key(
+        partner=partner, membership=owner, name=kwargs.pop("name", "ERP"), scopes=list(scopes),
+        expires_at=kwargs.pop("expires_at", None), actor=SYSTEM,
+    )

@@ -65,7 +65,7 @@ def test_malformed_json_is_a_parse_error(client):
 @pytest.mark.urls("tests.bigstock.urls")
 def test_anonymous_call_to_a_protected_endpoint_is_refused_in_the_error_format(client):
     response = client.post("/api/v1/test-echo", {}, content_type="application/json")
-    assert_error_format(response, 403, "not_authenticated")
+    assert_error_format(response, 401, "not_authenticated")
 
 
 @pytest.mark.urls("tests.bigstock.urls")

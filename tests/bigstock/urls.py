@@ -4,7 +4,7 @@ import uuid
 
 from django.urls import path
 from rest_framework import serializers
-from rest_framework.permissions import AllowAny
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
 
@@ -18,6 +18,7 @@ class EchoSerializer(serializers.Serializer):
 
 
 class EchoView(BaseAPIView):
+    permission_classes = [IsAuthenticated]  # shared behaviour only: no partner needed
     def post(self, request):
         serializer = EchoSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

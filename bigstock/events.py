@@ -1,0 +1,43 @@
+"""Partner events: the outbox every app publishes to, and the envelope partners receive.
+
+``publish`` writes the event in the caller's transaction; webhook deliveries are created in
+the same transaction and sent after commit (``bigstock.webhooks``). A rolled-back change
+therefore never emits an event, and a committed one is never lost: partners can always
+reconcile with ``GET /api/v1/events``.
+"""
+
+from django.db import transaction
+from django.utils.translation import gettext_lazy as _
+
+from .models import PartnerEvent
+
+# Every event type, with what it means. Apps add theirs here as they start publishing them.
+EVENT_TYPES: dict[str, str] = {
+    "partner.updated": _("The business profile changed."),
+    "partner.approved": _("BigStock approved the account: orders are open."),
+    "member.added": _("Someone joined the team."),
+    "member.removed": _("Someone left the team."),
+    "webhook.test": _("A test event sent from the portal."),
+}
+
+
+def publish(*, partner, type: str, data: dict) -> PartnerEvent:
+    """Record ``type`` for ``partner`` and queue its webhook deliveries (after commit)."""
+    if type not in EVENT_TYPES:
+        raise ValueError(f"unknown event type {type!r}: add it to bigstock.events.EVENT_TYPES")
+    from . import webhooks  # webhooks imports this module's models
+
+    with transaction.atomic():
+        event = PartnerEvent.objects.create(partner=partner, type=type, payload=data)
+        webhooks.fan_out(event)
+    return event
+
+
+def envelope(event: PartnerEvent) -> dict:
+    """What a partner receives, by webhook and by the events API."""
+    return {
+        "id": event.public_id,
+        "type": event.type,
+        "created_at": event.created_at.isoformat().replace("+00:00", "Z"),
+        "data": event.payload,
+    }

@@ -1,0 +1,36 @@
+"""Public ids: a short type prefix and random base-62 characters (``par_3fK9...``).
+Database ids never leave the server."""
+
+import secrets
+import string
+
+_ALPHABET = string.ascii_letters + string.digits
+
+
+def new_public_id(prefix: str, length: int = 20) -> str:
+    return f"{prefix}_{''.join(secrets.choice(_ALPHABET) for _ in range(length))}"
+
+
+class PublicIdDefault:
+    """A migration-serialisable default for a public id field with ``prefix``."""
+
+    def __init__(self, prefix: str):
+        self.prefix = prefix
+
+    def __call__(self) -> str:
+        return new_public_id(self.prefix)
+
+    def deconstruct(self):
+        return ("bigstock.ids.PublicIdDefault", (self.prefix,), {})
+
+    def __eq__(self, other):
+        return isinstance(other, PublicIdDefault) and other.prefix == self.prefix
+
+    def __hash__(self):
+        return hash(self.prefix)
+
+
+def public_id_field(prefix: str):
+    from django.db import models
+
+    return models.CharField(max_length=40, unique=True, editable=False, default=PublicIdDefault(prefix))
