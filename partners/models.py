@@ -124,6 +124,12 @@ class Partner(models.Model):
     def can_order(self) -> bool:
         return self.status == self.Status.ACTIVE
 
+    def clean_fields(self, exclude=None):
+        # Partners type identifiers with spaces and dots: compact them before length checks.
+        self.siret = "".join(ch for ch in self.siret if not ch.isspace() and ch not in ".-")
+        self.vat_number = "".join(ch for ch in self.vat_number if not ch.isspace() and ch not in ".-").upper()
+        super().clean_fields(exclude=exclude)
+
     def clean(self):
         errors = {}
         country = str(self.country or "")

@@ -37,7 +37,7 @@ def clean_siret(value: str) -> str:
 
 def clean_vat_number(value: str, *, country: str | None = None) -> str:
     """An intra-EU VAT number, checked for its country's format and checksum."""
-    compact = vat.compact(value or "")
+    compact = (value or "").upper().replace(" ", "").replace(".", "").replace("-", "")
     prefix = compact[:2]
     if not prefix.isalpha():
         raise ValidationError(

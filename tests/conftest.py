@@ -6,6 +6,7 @@ import shutil
 
 import pytest
 from django.db import connection
+from django.utils import translation
 
 from bigstock.celery import QUEUES
 from bigstock.celery import app as celery_app
@@ -40,6 +41,13 @@ def _test_settings(settings):
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+
+
+@pytest.fixture(autouse=True)
+def _english_outside_requests():
+    """Messages raised by services in tests read in English; requests still negotiate their language."""
+    with translation.override("en"):
+        yield
 
 
 @pytest.fixture(autouse=True, scope="session")
