@@ -18,6 +18,12 @@ EVENT_TYPES: dict[str, str] = {
     "member.added": _("Someone joined the team."),
     "member.removed": _("Someone left the team."),
     "webhook.test": _("A test event sent from the portal."),
+    "subscription.updated": _("The subscription changed: plan, status, cancellation."),
+    "standing.changed": _("How the account is served changed (active, grace, inactive, suspended)."),
+    "invoice.finalized": _("An invoice was issued."),
+    "invoice.paid": _("An invoice was paid in full."),
+    "invoice.overdue": _("An invoice is past its due date."),
+    "credit_note.issued": _("A credit note was issued."),
 }
 
 

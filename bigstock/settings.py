@@ -300,5 +300,9 @@ BIGSTOCK_BANK = {
     "bic": env.str("BIGSTOCK_BANK_BIC", default="AGRIFRPP"),
 }
 BIGSTOCK_TRANSITION_DATE = _date("BIGSTOCK_TRANSITION_DATE", default="2027-01-01")
+BIGSTOCK_PAYMENT_TERMS_DAYS = env.int("BIGSTOCK_PAYMENT_TERMS_DAYS", default=15)
+BIGSTOCK_GRACE_DAYS = env.int("BIGSTOCK_GRACE_DAYS", default=14)
+BIGSTOCK_REMINDER_DAYS = [int(day) for day in env.list("BIGSTOCK_REMINDER_DAYS", default=["3", "7", "14"])]
+BIGSTOCK_LATE_PENALTY_RATE = env.str("BIGSTOCK_LATE_PENALTY_RATE", default="3 fois le taux d'intérêt légal")
 BIGSTOCK_SUPPORT_EMAIL = env.str("BIGSTOCK_SUPPORT_EMAIL", default="support@bigstock.example")
 BIGSTOCK_WEBHOOKS_ALLOW_LOOPBACK = env.bool("BIGSTOCK_WEBHOOKS_ALLOW_LOOPBACK", default=False)

@@ -1,1 +1,301 @@
-"""Models arrive with the issue that builds this app (see DESIGN.md §3)."""
+"""Plans, subscriptions, invoices, credit notes, payments and the standing they decide.
+
+Money in integer cents, VAT rates as Decimal fractions, periods as Europe/Paris dates with an
+exclusive end (``period_end`` is the first day of the next period).
+"""
+
+from decimal import Decimal
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
+
+from bigstock.ids import public_id_field
+from bigstock.tenancy import PartnerOwned
+
+
+class Plan(models.Model):
+    """A monthly plan, versioned: a new price is a new version; subscribers keep theirs."""
+
+    code = models.SlugField(_("code"), max_length=40)
+    version = models.PositiveSmallIntegerField(_("version"), default=1)
+    name_fr = models.CharField(_("name (French)"), max_length=80)
+    name_en = models.CharField(_("name (English)"), max_length=80)
+    description_fr = models.TextField(_("description (French)"), blank=True)
+    description_en = models.TextField(_("description (English)"), blank=True)
+    price_cents = models.PositiveIntegerField(_("monthly price excl. VAT (cents)"))
+    included_orders = models.PositiveIntegerField(_("orders included per month"), help_text=_("A soft limit, never an extra fee."))
+    team_seats = models.PositiveSmallIntegerField(_("team seats"))
+    api_rate_per_min = models.PositiveIntegerField(_("API requests per minute"))
+    wholesale_discount = models.DecimalField(_("wholesale discount"), max_digits=4, decimal_places=3,
+                                             default=Decimal("0"), help_text=_("0.050 = 5 %"))
+    support_first_response_hours = models.PositiveSmallIntegerField(_("support first response (business hours)"))
+    support_resolution_hours = models.PositiveSmallIntegerField(_("support resolution (business hours)"))
+    priority_weight = models.PositiveSmallIntegerField(_("queue priority weight"), default=1)
+    is_public = models.BooleanField(_("offered to partners"), default=True)
+    archived_at = models.DateTimeField(_("archived"), null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("plan")
+        verbose_name_plural = _("plans")
+        ordering = ["price_cents", "code", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["code", "version"], name="plan_unique_code_version"),
+            models.CheckConstraint(condition=Q(wholesale_discount__gte=0, wholesale_discount__lt=1),
+                                   name="plan_discount_fraction"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} (v{self.version})"
+
+    @property
+    def name(self) -> str:
+        return self.name_en if (get_language() or "fr").startswith("en") else self.name_fr
+
+    @property
+    def description(self) -> str:
+        return self.description_en if (get_language() or "fr").startswith("en") else self.description_fr
+
+    @property
+    def is_archived(self) -> bool:
+        return self.archived_at is not None
+
+
+class Subscription(PartnerOwned):
+    """A partner's monthly subscription. One current (not canceled) subscription per partner."""
+
+    class Status(models.TextChoices):
+        INCOMPLETE = "incomplete", _("Incomplete")
+        ACTIVE = "active", _("Active")
+        PAST_DUE = "past_due", _("Past due")
+        SUSPENDED = "suspended", _("Suspended")
+        CANCELED = "canceled", _("Canceled")
+
+    class Rail(models.TextChoices):
+        MANUAL = "manual", _("Bank transfer")
+        STRIPE = "stripe", _("Card or SEPA Direct Debit")
+
+    public_id = public_id_field("sub")
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="subscriptions")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.INCOMPLETE, db_index=True)
+    rail = models.CharField(max_length=10, choices=Rail.choices, default=Rail.MANUAL)
+    started_on = models.DateField()
+    current_period_start = models.DateField()
+    current_period_end = models.DateField(help_text=_("Exclusive: the first day of the next period."))
+    cancel_at_period_end = models.BooleanField(default=False)
+    scheduled_plan = models.ForeignKey(Plan, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+                                       help_text=_("A downgrade that takes effect at the end of the period."))
+    past_due_since = models.DateField(null=True, blank=True)
+    grace_until = models.DateField(null=True, blank=True)
+    canceled_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("subscription")
+        verbose_name_plural = _("subscriptions")
+        constraints = [
+            models.UniqueConstraint(fields=["partner"], condition=~Q(status="canceled"),
+                                    name="subscription_one_current_per_partner"),
+            models.CheckConstraint(condition=Q(current_period_end__gt=models.F("current_period_start")),
+                                   name="subscription_period_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.partner} · {self.plan}"
+
+
+class Invoice(PartnerOwned):
+    """A draft until finalized; finalizing numbers it (gapless) and freezes it forever."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        OPEN = "open", _("Awaiting payment")
+        PAID = "paid", _("Paid")
+        VOID = "void", _("Cancelled by credit note")
+
+    class Kind(models.TextChoices):
+        RECURRING = "recurring", _("Monthly subscription")
+        PRORATION = "proration", _("Plan change")
+
+    public_id = public_id_field("inv")
+    subscription = models.ForeignKey(Subscription, on_delete=models.PROTECT, related_name="invoices")
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.RECURRING)
+    number = models.CharField(max_length=20, unique=True, null=True, blank=True)
+    status = models.CharField(max_length=6, choices=Status.choices, default=Status.DRAFT, db_index=True)
+    period_start = models.DateField()
+    period_end = models.DateField()
+    issue_date = models.DateField(null=True, blank=True)
+    due_date = models.DateField(null=True, blank=True, db_index=True)
+    currency = models.CharField(max_length=3, default="EUR")
+    vat_rate = models.DecimalField(max_digits=5, decimal_places=4, default=Decimal("0.2000"))
+    vat_regime = models.CharField(max_length=20, default="fr")
+    subtotal_cents = models.IntegerField(default=0)
+    vat_cents = models.IntegerField(default=0)
+    total_cents = models.IntegerField(default=0)
+    amount_paid_cents = models.IntegerField(default=0)
+    amount_credited_cents = models.IntegerField(default=0)
+    seller = models.JSONField(default=dict, blank=True, help_text=_("Seller identity frozen at finalization."))
+    buyer = models.JSONField(default=dict, blank=True, help_text=_("Buyer identity frozen at finalization."))
+    pdf = models.FileField(upload_to="invoices/", blank=True)
+    finalized_at = models.DateTimeField(null=True, blank=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    last_reminder_step = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("invoice")
+        verbose_name_plural = _("invoices")
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["subscription", "period_start"], condition=Q(kind="recurring"),
+                                    name="invoice_one_recurring_per_period"),
+            models.CheckConstraint(condition=Q(number__isnull=True) | ~Q(status="draft"),
+                                   name="invoice_draft_has_no_number"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number or f"draft {self.public_id}"
+
+    @property
+    def balance_cents(self) -> int:
+        """What the partner still owes (negative: overpaid)."""
+        return self.total_cents - self.amount_paid_cents - self.amount_credited_cents
+
+    @property
+    def is_overdue(self) -> bool:
+        return self.status == self.Status.OPEN and self.due_date is not None and self.due_date < timezone.localdate()
+
+
+class InvoiceLine(models.Model):
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
+    description = models.CharField(max_length=300)
+    quantity = models.PositiveIntegerField(default=1)
+    unit_price_cents = models.IntegerField(help_text=_("Excl. VAT; negative for a credit line."))
+    amount_cents = models.IntegerField()
+    period_start = models.DateField(null=True, blank=True)
+    period_end = models.DateField(null=True, blank=True)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "pk"]
+
+    def __str__(self) -> str:
+        return self.description
+
+
+class CreditNote(PartnerOwned):
+    """An avoir: cancels all or part of a finalized invoice. Its own gapless series."""
+
+    class Reason(models.TextChoices):
+        CANCELLATION = "cancellation", _("Invoice cancelled")
+        GOODWILL = "goodwill", _("Commercial gesture")
+        PRORATION = "proration", _("Plan change")
+        ERROR = "error", _("Invoicing error")
+
+    public_id = public_id_field("cn")
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="credit_notes")
+    number = models.CharField(max_length=20, unique=True)
+    reason = models.CharField(max_length=12, choices=Reason.choices)
+    description = models.CharField(max_length=300)
+    issue_date = models.DateField()
+    subtotal_cents = models.PositiveIntegerField()
+    vat_cents = models.PositiveIntegerField()
+    total_cents = models.PositiveIntegerField()
+    refunded_cents = models.PositiveIntegerField(default=0)
+    pdf = models.FileField(upload_to="credit-notes/", blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("credit note")
+        verbose_name_plural = _("credit notes")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class Payment(PartnerOwned):
+    """Money received for an invoice. ``(rail, reference)`` is unique: recording twice is a no-op."""
+
+    class Method(models.TextChoices):
+        TRANSFER = "transfer", _("Bank transfer")
+        CARD = "card", _("Card")
+        SEPA = "sepa", _("SEPA Direct Debit")
+        CHEQUE = "cheque", _("Cheque")
+
+    public_id = public_id_field("pay")
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="payments")
+    rail = models.CharField(max_length=10, default="manual")
+    reference = models.CharField(_("reference"), max_length=100)
+    method = models.CharField(_("method"), max_length=10, choices=Method.choices, default=Method.TRANSFER)
+    amount_cents = models.PositiveIntegerField(_("amount (cents)"))
+    received_on = models.DateField(_("received on"))
+    recorded_by = models.ForeignKey("partners.User", on_delete=models.SET_NULL, null=True, blank=True,
+                                    related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("payment")
+        verbose_name_plural = _("payments")
+        constraints = [
+            models.UniqueConstraint(fields=["rail", "reference"], name="payment_unique_rail_reference"),
+            models.CheckConstraint(condition=Q(amount_cents__gt=0), name="payment_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amount_cents} {self.reference}"
+
+
+class InvoiceEvent(models.Model):
+    """The invoice's timeline: finalized, emailed, reminded, paid, overdue, credited..."""
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="timeline")
+    kind = models.CharField(max_length=30)
+    message = models.CharField(max_length=300)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.message}"
+
+
+class NumberSequence(models.Model):
+    """The last number used in a gapless series per year (invoices ``BS``, credit notes ``AV``)."""
+
+    series = models.CharField(max_length=4)
+    year = models.PositiveSmallIntegerField()
+    last_number = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["series", "year"], name="sequence_unique_series_year")]
+
+    def __str__(self) -> str:
+        return f"{self.series}-{self.year}: {self.last_number}"
+
+
+class Standing(models.Model):
+    """How a partner is served, and why: derived by ``subscriptions.standing``; read by orders and the API."""
+
+    class Level(models.TextChoices):
+        ACTIVE = "active", _("Active")
+        GRACE = "grace", _("Grace period")
+        INACTIVE = "inactive", _("Inactive")
+        SUSPENDED = "suspended", _("Suspended")
+
+    partner = models.OneToOneField("partners.Partner", on_delete=models.CASCADE, related_name="standing")
+    level = models.CharField(max_length=10, choices=Level.choices, default=Level.ACTIVE)
+    reason = models.CharField(max_length=300, blank=True)
+    changed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("standing")
+        verbose_name_plural = _("standings")
+
+    def __str__(self) -> str:
+        return f"{self.partner}: {self.level}"

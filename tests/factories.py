@@ -76,3 +76,19 @@ def make_api_key(partner, *, scopes=("read", "write"), created_by=None, **kwargs
         partner=partner, membership=owner, name=kwargs.pop("name", "ERP"), scopes=list(scopes),
         expires_at=kwargs.pop("expires_at", None), actor=SYSTEM,
     )
+
+
+class PlanFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "subscriptions.Plan"
+
+    code = factory.Sequence(lambda n: f"plan-{n}")
+    name_fr = factory.Sequence(lambda n: f"Formule {n}")
+    name_en = factory.Sequence(lambda n: f"Plan {n}")
+    price_cents = 4900
+    included_orders = 100
+    team_seats = 3
+    api_rate_per_min = 120
+    support_first_response_hours = 24
+    support_resolution_hours = 72
+    priority_weight = 1

@@ -1,0 +1,57 @@
+"""Billing tasks (queue ``billing``): thin wrappers that load ids and call services."""
+
+import datetime as dt
+
+from celery import shared_task
+
+from . import documents, dunning, emails, periods, services, standing
+from .models import Invoice
+
+
+@shared_task
+def start_invoicing_run() -> int:
+    """Beat, daily just after midnight Paris time: one task per subscription whose period ended."""
+    today = periods.today()
+    due = services.due_subscription_ids(today=today)
+    for subscription_id, period_start in due:
+        invoice_subscription.delay(subscription_id, period_start.isoformat())
+    return len(due)
+
+
+@shared_task
+def invoice_subscription(subscription_id: int, period_start: str) -> str | None:
+    invoice = services.invoice_next_period(subscription_id=subscription_id,
+                                           period_start=dt.date.fromisoformat(period_start))
+    return invoice.number if invoice else None
+
+
+@shared_task
+def send_invoice(invoice_id: int) -> None:
+    invoice = Invoice.objects.get(pk=invoice_id)
+    documents.ensure_invoice_pdf(invoice=invoice)
+    emails.send_invoice(invoice_id=invoice_id)
+
+
+@shared_task
+def collect_invoice(invoice_id: int) -> None:
+    services.collect_invoice(invoice_id=invoice_id)
+
+
+@shared_task
+def run_dunning() -> int:
+    ids = dunning.overdue_invoice_ids(today=periods.today())
+    for invoice_id in ids:
+        dunning.process_overdue_invoice(invoice_id=invoice_id)
+    return len(ids)
+
+
+@shared_task
+def refresh_standings() -> int:
+    """Nightly: the standing of every partner, so date-driven changes (the transition) apply."""
+    from partners.models import Partner
+
+    count = 0
+    for partner in Partner.objects.iterator():
+        standing.refresh(partner=partner)
+        count += 1
+    return count

@@ -1,0 +1,70 @@
+import datetime as dt
+
+import pytest
+from django.core import mail
+
+from bigstock.models import PartnerEvent
+from partners.audit import SYSTEM
+from subscriptions import dunning, services
+from subscriptions.models import Invoice, Standing, Subscription
+from tests.factories import MembershipFactory, PlanFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def run(day):
+    for invoice_id in dunning.overdue_invoice_ids(today=day):
+        dunning.process_overdue_invoice(invoice_id=invoice_id, today=day)
+
+
+def test_the_whole_dunning_path_from_due_to_suspended_to_restored(settings, django_capture_on_commit_callbacks):
+    settings.BIGSTOCK_REMINDER_DAYS = [3, 7, 14]
+    settings.BIGSTOCK_GRACE_DAYS = 14
+    partner = MembershipFactory().partner
+    subscription = services.subscribe(partner=partner, plan=PlanFactory(), actor=SYSTEM, today=dt.date(2026, 3, 1))
+    invoice = Invoice.objects.get(subscription=subscription)
+    assert invoice.due_date == dt.date(2026, 3, 16)
+    mail.outbox.clear()
+
+    def level():
+        return Standing.objects.get(partner=partner).level
+
+    with django_capture_on_commit_callbacks(execute=True):
+        run(dt.date(2026, 3, 16))  # due today: nothing yet
+    subscription.refresh_from_db()
+    assert subscription.status == Subscription.Status.ACTIVE and level() == "active"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        run(dt.date(2026, 3, 17))
+    subscription.refresh_from_db()
+    assert subscription.status == Subscription.Status.PAST_DUE and level() == "grace"
+    assert subscription.grace_until == dt.date(2026, 3, 30)
+    assert PartnerEvent.objects.filter(type="invoice.overdue").count() == 1
+    assert not mail.outbox
+
+    with django_capture_on_commit_callbacks(execute=True):
+        run(dt.date(2026, 3, 19))  # D+3
+        run(dt.date(2026, 3, 19))  # a second run the same day sends nothing more
+    assert len(mail.outbox) == 1 and "overdue" in mail.outbox[0].subject
+
+    with django_capture_on_commit_callbacks(execute=True):
+        run(dt.date(2026, 3, 30))  # D+14 reminder, last day of grace (D+7 was missed: no burst)
+    assert len(mail.outbox) == 2
+    subscription.refresh_from_db()
+    assert subscription.status == Subscription.Status.PAST_DUE
+
+    with django_capture_on_commit_callbacks(execute=True):
+        run(dt.date(2026, 3, 31))
+    subscription.refresh_from_db()
+    assert subscription.status == Subscription.Status.SUSPENDED and level() == "suspended"
+    kinds = list(invoice.timeline.values_list("kind", flat=True))
+    assert kinds[-4:] == ["overdue", "reminder", "reminder", "suspended"]
+
+    services.record_payment(invoice=invoice, amount_cents=invoice.total_cents, received_on=dt.date(2026, 4, 1),
+                            reference="VIR-LATE", actor=SYSTEM)
+    subscription.refresh_from_db()
+    assert subscription.status == Subscription.Status.ACTIVE and level() == "active"
+    assert subscription.grace_until is None
+    changes = list(PartnerEvent.objects.filter(type="standing.changed").order_by("id")
+                   .values_list("payload__standing", flat=True))
+    assert changes == ["grace", "suspended", "active"]
