@@ -4,7 +4,7 @@ and the partner's owners, in French with the English text below (B2B invoices ar
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.template.loader import render_to_string
-from django.utils import translation
+from django.utils import timezone, translation
 
 from partners.models import Role
 
@@ -44,3 +44,19 @@ def send_reminder(*, invoice_id: int, days_late: int) -> None:
                "bank": settings.BIGSTOCK_BANK, "grace_until": invoice.subscription.grace_until}
     subject, body = _render("reminder", context)
     EmailMessage(subject, body, to=_recipients(invoice)).send()
+
+
+def send_transition_notice(*, campaign_id: int, partner_id: int, kind: str) -> None:
+    from partners.models import Partner
+
+    from .models import TransitionCampaign
+    from .services import offered_plans
+
+    campaign = TransitionCampaign.objects.select_related("coupon").get(pk=campaign_id)
+    partner = Partner.objects.get(pk=partner_id)
+    days_left = (campaign.transition_date - timezone.localdate()).days
+    context = {"campaign": campaign, "partner": partner, "kind": kind, "days_left": days_left,
+               "plans": offered_plans(), "site_url": settings.BIGSTOCK_SITE_URL}
+    subject, body = _render("transition", context)
+    owners = partner.memberships.filter(role=Role.OWNER, user__is_active=True).values_list("user__email", flat=True)
+    EmailMessage(subject, body, to=sorted({partner.billing_email, *owners} - {""})).send()

@@ -299,3 +299,85 @@ class Standing(models.Model):
 
     def __str__(self) -> str:
         return f"{self.partner}: {self.level}"
+
+
+class Coupon(models.Model):
+    """An introductory offer: a percentage or a fixed amount off, for N monthly invoices."""
+
+    code = models.SlugField(_("code"), max_length=40, unique=True)
+    name = models.CharField(_("name shown on invoices"), max_length=100)
+    percent_off = models.DecimalField(_("percent off"), max_digits=5, decimal_places=2, null=True, blank=True,
+                                      help_text=_("25.00 = 25 %"))
+    amount_off_cents = models.PositiveIntegerField(_("amount off (cents, excl. VAT)"), null=True, blank=True)
+    duration_months = models.PositiveSmallIntegerField(_("number of monthly invoices"), default=3)
+    max_redemptions = models.PositiveIntegerField(_("maximum redemptions"), null=True, blank=True)
+    plans = models.ManyToManyField(Plan, blank=True, related_name="coupons",
+                                   help_text=_("Empty: every plan."), verbose_name=_("plans"))
+    redeem_by = models.DateField(_("redeem by"), null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("coupon")
+        verbose_name_plural = _("coupons")
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(percent_off__isnull=False, amount_off_cents__isnull=True)
+                           | Q(percent_off__isnull=True, amount_off_cents__isnull=False)),
+                name="coupon_percent_xor_amount",
+            ),
+            models.CheckConstraint(condition=Q(percent_off__isnull=True) | Q(percent_off__gt=0, percent_off__lte=100),
+                                   name="coupon_percent_range"),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class CouponRedemption(PartnerOwned):
+    """A coupon applied to a subscription; ``invoices_left`` counts down on each monthly invoice."""
+
+    coupon = models.ForeignKey(Coupon, on_delete=models.PROTECT, related_name="redemptions")
+    subscription = models.OneToOneField(Subscription, on_delete=models.CASCADE, related_name="redemption")
+    invoices_left = models.PositiveSmallIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.coupon} → {self.subscription}"
+
+
+class TransitionCampaign(models.Model):
+    """The move of legacy (free) partners to paid plans: a date, an offer, and who was told what."""
+
+    name = models.CharField(_("name"), max_length=100)
+    transition_date = models.DateField(_("transition date"))
+    coupon = models.ForeignKey(Coupon, on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("offer"))
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("transition campaign")
+        verbose_name_plural = _("transition campaigns")
+        ordering = ["-transition_date"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CampaignNotice(PartnerOwned):
+    """One message of the campaign to one partner. Unique: a rerun never sends twice."""
+
+    class Kind(models.TextChoices):
+        ANNOUNCEMENT = "announcement", _("Announcement")
+        D30 = "d30", _("Reminder D-30")
+        D7 = "d7", _("Reminder D-7")
+        D1 = "d1", _("Reminder D-1")
+
+    campaign = models.ForeignKey(TransitionCampaign, on_delete=models.CASCADE, related_name="notices")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    sent_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["campaign", "partner", "kind"], name="notice_once")]
+
+    def __str__(self) -> str:
+        return f"{self.campaign} {self.partner} {self.kind}"

@@ -22,7 +22,17 @@ from partners.audit import Actor
 from partners.models import Partner
 
 from . import numbering, periods, rails, standing, vat
-from .models import CreditNote, Invoice, InvoiceEvent, InvoiceLine, Payment, Plan, Subscription
+from .models import (
+    Coupon,
+    CouponRedemption,
+    CreditNote,
+    Invoice,
+    InvoiceEvent,
+    InvoiceLine,
+    Payment,
+    Plan,
+    Subscription,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +76,10 @@ class InvoiceNotOpen(Conflict):
 
 class InvalidCredit(DomainError):
     code = "invalid_credit"
+
+
+class InvalidCoupon(DomainError):
+    code = "invalid_coupon"
 
 
 @dataclass(frozen=True)
@@ -213,15 +227,52 @@ def collect_invoice(*, invoice_id: int) -> rails.Outcome | None:
     return outcome
 
 
+# --- Coupons --------------------------------------------------------------------------------
+
+
+def find_coupon(*, code: str, plan: Plan, today: dt.date) -> Coupon:
+    """The coupon behind ``code`` if it can be redeemed on ``plan`` today, or ``InvalidCoupon`` saying why."""
+    coupon = Coupon.objects.filter(code__iexact=code.strip()).first()
+    refuse = None
+    if coupon is None:
+        refuse = _("This offer code does not exist.")
+    elif coupon.redeem_by and coupon.redeem_by < today:
+        refuse = _("This offer ended on %(date)s.") % {"date": coupon.redeem_by.strftime("%d/%m/%Y")}
+    elif coupon.max_redemptions is not None and coupon.redemptions.count() >= coupon.max_redemptions:
+        refuse = _("This offer has been fully used.")
+    elif coupon.plans.exists() and not coupon.plans.filter(code=plan.code).exists():
+        refuse = _("This offer does not apply to the %(plan)s plan.") % {"plan": plan.name}
+    if refuse:
+        raise InvalidCoupon(refuse, fields={"coupon": [refuse]})
+    return coupon
+
+
+def _discount_line(subscription: Subscription, base_cents: int) -> LineDraft | None:
+    """The coupon's discount on one monthly invoice (consumes one of its invoices)."""
+    redemption = CouponRedemption.objects.select_related("coupon").filter(subscription=subscription).first()
+    if redemption is None or redemption.invoices_left == 0 or base_cents <= 0:
+        return None
+    coupon = redemption.coupon
+    if coupon.percent_off is not None:
+        off = prorate_cents(base_cents, int(coupon.percent_off * 100), 10000)
+    else:
+        off = min(coupon.amount_off_cents, base_cents)
+    redemption.invoices_left -= 1
+    redemption.save(update_fields=["invoices_left"])
+    return LineDraft(_("Offer %(name)s") % {"name": coupon.name}, -off)
+
+
 # --- Subscribing and changing plan ----------------------------------------------------------
 
 
 @transaction.atomic
-def subscribe(*, partner: Partner, plan: Plan, actor: Actor, rail: str = "manual",
+def subscribe(*, partner: Partner, plan: Plan, actor: Actor, rail: str = "manual", coupon_code: str = "",
               today: dt.date | None = None) -> Subscription:
-    """Start a subscription today: the first period runs to the end of the month, prorated by day."""
+    """Start a subscription today: the first period runs to the end of the month, prorated by day.
+    An offer code, when given, discounts the first invoices."""
     today = today or periods.today()
     _require_offered(plan)
+    coupon = find_coupon(code=coupon_code, plan=plan, today=today) if coupon_code.strip() else None
     Partner.objects.select_for_update().get(pk=partner.pk)  # one subscribe at a time per partner
     if current_subscription(partner) is not None:
         raise AlreadySubscribed(_("This partner already has a subscription: change its plan instead."))
@@ -238,11 +289,17 @@ def subscribe(*, partner: Partner, plan: Plan, actor: Actor, rail: str = "manual
     description = _("Subscription %(plan)s, %(period)s") % {"plan": plan.name_fr, "period": _period_label(today, period_end)}
     if used_days != month_days:
         description += " " + _("(%(days)d/%(month)d days)") % {"days": used_days, "month": month_days}
+    if coupon is not None:
+        CouponRedemption.objects.create(partner=partner, coupon=coupon, subscription=subscription,
+                                        invoices_left=coupon.duration_months)
+    lines = [LineDraft(description, price, today, period_end)]
+    discount = _discount_line(subscription, price)
     invoice = _create_draft(subscription=subscription, kind=Invoice.Kind.RECURRING, period_start=today,
-                            period_end=period_end, lines=[LineDraft(description, price, today, period_end)])
+                            period_end=period_end, lines=[*lines, discount] if discount else lines)
     finalize_invoice(invoice=invoice, today=today)
     audit.record(actor=actor, action="subscription.created", partner=partner, target=subscription,
-                 data={"plan": plan.code, "version": plan.version, "rail": rail})
+                 data={"plan": plan.code, "version": plan.version, "rail": rail,
+                       "coupon": coupon.code if coupon else None})
     _publish_subscription(subscription)
     standing.refresh(partner=partner, today=today)
     return subscription
@@ -391,9 +448,10 @@ def invoice_next_period(*, subscription_id: int, period_start: dt.date, today: d
                                                               "period": _period_label(start, end)},
                      subscription.plan.price_cents, start, end)
     try:
-        with transaction.atomic():
+        with transaction.atomic():  # the discount is consumed only if this invoice is created
+            discount = _discount_line(subscription, line.amount_cents)
             invoice = _create_draft(subscription=subscription, kind=Invoice.Kind.RECURRING, period_start=start,
-                                    period_end=end, lines=[line])
+                                    period_end=end, lines=[line, discount] if discount else [line])
     except IntegrityError:  # invoiced by a concurrent run: that invoice stands
         return Invoice.objects.get(subscription=subscription, kind=Invoice.Kind.RECURRING, period_start=start)
     return finalize_invoice(invoice=invoice, today=today)

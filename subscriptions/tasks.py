@@ -55,3 +55,10 @@ def refresh_standings() -> int:
         standing.refresh(partner=partner)
         count += 1
     return count
+
+
+@shared_task
+def run_transition_campaign() -> dict:
+    from . import campaign
+
+    return campaign.run()

@@ -39,7 +39,7 @@ def test_first_period_is_prorated_by_day_and_invoiced_at_once(partner, pro, djan
     assert subscription.status == Subscription.Status.ACTIVE
     assert (subscription.current_period_start, subscription.current_period_end) == (dt.date(2026, 4, 21), dt.date(2026, 5, 1))
     assert invoice.number == "BS-2026-000001"
-    assert invoice.subtotal_cents == 3300  # 9900 × 10 / 30
+    assert invoice.subtotal_cents == 3300  # 9900 x 10 / 30
     assert invoice.vat_cents == 660 and invoice.total_cents == 3960
     assert invoice.due_date == dt.date(2026, 5, 6)
     assert invoice.buyer["siren"] == partner.siren
@@ -80,7 +80,7 @@ def test_a_run_stopped_half_way_and_restarted_bills_each_due_invoice_once(pro):
 def test_periods_follow_calendar_months_across_a_leap_february_and_the_dst_change(partner, pro):
     subscription = subscribe(partner, pro, dt.date(2028, 2, 15))  # 2028 is a leap year
     first = Invoice.objects.get(subscription=subscription)
-    assert first.subtotal_cents == 5121  # 15 of 29 days: 9900 × 15 / 29 = 5120.69, half-up
+    assert first.subtotal_cents == 5121  # 15 of 29 days: 9900 x 15 / 29 = 5120.69, half-up
     for day in [dt.date(2028, 3, 1), dt.date(2028, 4, 1)]:  # DST starts 26 March 2028 in Paris
         services.invoice_next_period(subscription_id=subscription.pk, period_start=day)
     subscription.refresh_from_db()
