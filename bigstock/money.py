@@ -21,7 +21,7 @@ def vat_cents(base_cents: int, rate: Decimal) -> int:
 
 
 def prorate_cents(amount_cents: int, numerator: int, denominator: int) -> int:
-    """``amount × numerator / denominator`` in exact arithmetic, rounded half-up once."""
+    """``amount x numerator / denominator`` in exact arithmetic, rounded half-up once."""
     return round_cents(Decimal(amount_cents) * numerator / denominator)
 
 
