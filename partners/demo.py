@@ -63,7 +63,7 @@ def _partner(trade_name, legal_name, siren_base, city, postcode, status, team) -
         Membership.objects.get_or_create(user=_user(email), partner=partner, defaults={"role": role})
     if status != Partner.Status.PENDING:
         services.set_partner_status(partner=partner, status=Partner.Status.ACTIVE, actor=SYSTEM)
-        services.set_partner_status(partner=partner, status=status, actor=SYSTEM)
+        partner = services.set_partner_status(partner=partner, status=status, actor=SYSTEM)
     return partner
 
 
