@@ -26,6 +26,7 @@ QUEUES = ("priority", "standard", "low", "billing", "webhooks", "default")
 TASK_ROUTES = {
     "subscriptions.tasks.*": {"queue": "billing"},
     "bigstock.tasks.deliver_webhook": {"queue": "webhooks"},
+    "bigstock.tasks.sweep_webhook_deliveries": {"queue": "webhooks"},
     "bigstock.tasks.*": {"queue": "default"},
 }
 
@@ -35,6 +36,20 @@ BEAT_SCHEDULE: dict = {
         "task": "bigstock.tasks.purge_idempotency_keys",
         "schedule": crontab(minute=17),
     },
+    # Webhook retries are due rows in the database, not broker countdowns: this queues them,
+    # and anything a broker lost. A sweep not started within 30 s is dropped (the next one
+    # does the same work), so a stopped worker does not come back to a pile of sweeps.
+    "sweep-webhook-deliveries": {
+        "task": "bigstock.tasks.sweep_webhook_deliveries",
+        "schedule": 30.0,
+        "options": {"expires": 30},
+    },
+    # Billing, in Europe/Paris time: invoices just after midnight, dunning in the morning.
+    "start-invoicing-run": {"task": "subscriptions.tasks.start_invoicing_run", "schedule": crontab(hour=0, minute=5)},
+    "run-dunning": {"task": "subscriptions.tasks.run_dunning", "schedule": crontab(hour=7, minute=0)},
+    "refresh-standings": {"task": "subscriptions.tasks.refresh_standings", "schedule": crontab(hour=2, minute=30)},
+    "run-transition-campaign": {"task": "subscriptions.tasks.run_transition_campaign",
+                                "schedule": crontab(hour=9, minute=0)},
 }
 
 

@@ -1,8 +1,8 @@
-"""Shared periodic housekeeping."""
+"""Shared periodic housekeeping and outgoing webhooks (thin: each task calls one service)."""
 
 from celery import shared_task
 
-from . import idempotency
+from . import idempotency, webhooks
 
 
 @shared_task
@@ -14,3 +14,15 @@ def purge_idempotency_keys() -> int:
 def ping() -> str:
     """Round trip through the broker and a worker (used by tests and `make run` smoke checks)."""
     return "pong"
+
+
+@shared_task
+def deliver_webhook(delivery_id: int) -> None:
+    """One attempt of a webhook delivery; a duplicate or late message does nothing."""
+    webhooks.deliver(delivery_id=delivery_id)
+
+
+@shared_task
+def sweep_webhook_deliveries() -> int:
+    """Queue due retries and deliveries a broker lost; returns how many were queued."""
+    return webhooks.sweep_due_deliveries()
