@@ -33,7 +33,7 @@ def publish(*, partner, type: str, data: dict) -> PartnerEvent:
         raise ValueError(f"unknown event type {type!r}: add it to bigstock.events.EVENT_TYPES")
     from . import webhooks  # webhooks imports this module's models
 
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # part of the caller's change: no savepoint of its own
         event = PartnerEvent.objects.create(partner=partner, type=type, payload=data)
         webhooks.fan_out(event)
     return event

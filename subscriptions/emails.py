@@ -5,10 +5,11 @@ from django.conf import settings
 from django.core.mail import EmailMessage
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from partners.models import Role
 
-from .models import Invoice
+from .models import Invoice, InvoiceEvent
 
 
 def _recipients(invoice: Invoice) -> list[str]:
@@ -27,8 +28,11 @@ def _render(template: str, context: dict) -> tuple[str, str]:
     return f"{settings.ACCOUNT_EMAIL_SUBJECT_PREFIX}{subject}", "\n\n----------\n\n".join(parts) + "\n"
 
 
-def send_invoice(*, invoice_id: int) -> None:
+def send_invoice(*, invoice_id: int, resend: bool = False) -> None:
+    """Email the invoice with its PDF; once, unless ``resend`` (staff asked for it again)."""
     invoice = Invoice.objects.select_related("partner").get(pk=invoice_id)
+    if not resend and invoice.timeline.filter(kind="emailed").exists():
+        return
     context = {"invoice": invoice, "site_url": settings.BIGSTOCK_SITE_URL, "bank": settings.BIGSTOCK_BANK}
     subject, body = _render("invoice", context)
     message = EmailMessage(subject, body, to=_recipients(invoice))
@@ -36,6 +40,9 @@ def send_invoice(*, invoice_id: int) -> None:
         with invoice.pdf.open("rb") as pdf:
             message.attach(f"{invoice.number}.pdf", pdf.read(), "application/pdf")
     message.send()
+    recipients = ", ".join(message.to)
+    InvoiceEvent.objects.create(invoice=invoice, kind="emailed",
+                                message=(_("Emailed to %(recipients)s") % {"recipients": recipients})[:300])
 
 
 def send_reminder(*, invoice_id: int, days_late: int) -> None:

@@ -10,7 +10,7 @@ import logging
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -187,7 +187,7 @@ def _buyer_snapshot(partner: Partner) -> dict:
     }
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # nested in a larger operation, its failure fails that operation
 def finalize_invoice(*, invoice: Invoice, today: dt.date | None = None) -> Invoice:
     """Number the invoice (next in the gapless series), freeze both identities, open it for
     payment; after commit, render the PDF, email it and ask the rail to collect."""
@@ -211,9 +211,7 @@ def finalize_invoice(*, invoice: Invoice, today: dt.date | None = None) -> Invoi
     from . import tasks  # tasks import this module
 
     invoice_id = invoice.pk
-    transaction.on_commit(lambda: tasks.send_invoice.delay(invoice_id))
-    if invoice.status == Invoice.Status.OPEN:
-        transaction.on_commit(lambda: tasks.collect_invoice.delay(invoice_id))
+    transaction.on_commit(lambda: tasks.process_finalized_invoice.delay(invoice_id))
     return invoice
 
 
@@ -447,13 +445,11 @@ def invoice_next_period(*, subscription_id: int, period_start: dt.date, today: d
     line = LineDraft(_("Subscription %(plan)s, %(period)s") % {"plan": subscription.plan.name_fr,
                                                               "period": _period_label(start, end)},
                      subscription.plan.price_cents, start, end)
-    try:
-        with transaction.atomic():  # the discount is consumed only if this invoice is created
-            discount = _discount_line(subscription, line.amount_cents)
-            invoice = _create_draft(subscription=subscription, kind=Invoice.Kind.RECURRING, period_start=start,
-                                    period_end=end, lines=[line, discount] if discount else [line])
-    except IntegrityError:  # invoiced by a concurrent run: that invoice stands
-        return Invoice.objects.get(subscription=subscription, kind=Invoice.Kind.RECURRING, period_start=start)
+    # The locked subscription row serialises runs; the unique (subscription, period) constraint
+    # is the last guard: a violation rolls everything back and the retried task finds the invoice.
+    discount = _discount_line(subscription, line.amount_cents)
+    invoice = _create_draft(subscription=subscription, kind=Invoice.Kind.RECURRING, period_start=start,
+                            period_end=end, lines=[line, discount] if discount else [line])
     return finalize_invoice(invoice=invoice, today=today)
 
 

@@ -26,15 +26,18 @@ def invoice_subscription(subscription_id: int, period_start: str) -> str | None:
 
 
 @shared_task
-def send_invoice(invoice_id: int) -> None:
-    invoice = Invoice.objects.get(pk=invoice_id)
-    documents.ensure_invoice_pdf(invoice=invoice)
-    emails.send_invoice(invoice_id=invoice_id)
+def process_finalized_invoice(invoice_id: int) -> None:
+    """After finalizing: ask the rail to collect, then render the PDF and email it (each once)."""
+    services.collect_invoice(invoice_id=invoice_id)
+    send_invoice(invoice_id)
 
 
 @shared_task
-def collect_invoice(invoice_id: int) -> None:
-    services.collect_invoice(invoice_id=invoice_id)
+def send_invoice(invoice_id: int, resend: bool = False) -> None:
+    """Render the PDF if needed and email the invoice; a retry does not email twice unless ``resend``."""
+    invoice = Invoice.objects.get(pk=invoice_id)
+    documents.ensure_invoice_pdf(invoice=invoice)
+    emails.send_invoice(invoice_id=invoice_id, resend=resend)
 
 
 @shared_task
