@@ -28,5 +28,17 @@ def _navigation(request):
     return items
 
 
+def _partner_switcher(request):
+    """The current partner's name in the header, and a switcher when the user has several."""
+    if getattr(request, "membership", None) is None:
+        return {}
+    memberships = list(request.user.memberships.select_related("partner").order_by("partner__legal_name"))
+    return {"partner_switcher": "partners/_partner_switcher.html", "memberships": memberships}
+
+
 def portal(request):
-    return {"navigation": _navigation(request), "support_email": settings.BIGSTOCK_SUPPORT_EMAIL}
+    return {
+        "navigation": _navigation(request),
+        "support_email": settings.BIGSTOCK_SUPPORT_EMAIL,
+        **_partner_switcher(request),
+    }

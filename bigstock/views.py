@@ -21,12 +21,14 @@ def bad_request(request, exception=None):
 
 @requires_csrf_token
 def permission_denied(request, exception=None):
+    # A role rule refusing the page says which rule (partners.roles messages are written for people).
+    message = str(exception) if exception is not None else ""
     return _error(
         request,
         403,
         "permission_denied",
         _("Access denied"),
-        _("You do not have permission to view this page."),
+        message or _("You do not have permission to view this page."),
     )
 
 

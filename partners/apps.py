@@ -7,3 +7,8 @@ class PartnersConfig(AppConfig):
 
     name = "partners"
     verbose_name = _("Partners")
+
+    def ready(self):
+        from . import signals
+
+        signals.connect()

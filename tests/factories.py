@@ -1,9 +1,12 @@
 """factory_boy factories shared by the whole suite."""
 
+from datetime import timedelta
+
 import factory
 from allauth.account.models import EmailAddress
+from django.utils import timezone
 
-from partners.models import Membership, Partner, Role, User
+from partners.models import Invitation, Membership, Partner, Role, User
 
 PASSWORD = "correct-horse-battery"
 
@@ -92,3 +95,59 @@ class PlanFactory(factory.django.DjangoModelFactory):
     support_first_response_hours = 24
     support_resolution_hours = 72
     priority_weight = 1
+
+
+# --- Events and webhooks (bigstock) --------------------------------------------------------------
+
+
+class PartnerEventFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "bigstock.PartnerEvent"
+
+    partner = factory.SubFactory(PartnerFactory)
+    type = "partner.updated"
+    payload = factory.LazyAttribute(lambda event: {"id": event.partner.public_id})
+
+
+class WebhookEndpointFactory(factory.django.DjangoModelFactory):
+    """Written directly (no URL check, no DNS): for tests about who sees what, not about URLs."""
+
+    class Meta:
+        model = "bigstock.WebhookEndpoint"
+
+    partner = factory.SubFactory(PartnerFactory)
+    url = factory.Sequence(lambda n: f"https://hooks{n}.example.com/bigstock")
+    secret = factory.Sequence(lambda n: f"whsec_dGVzdC1zZWNyZXQtbnVtYmVyLXt{n:04d}")
+
+
+class WebhookDeliveryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "bigstock.WebhookDelivery"
+
+    endpoint = factory.SubFactory(WebhookEndpointFactory)
+    partner = factory.SelfAttribute("endpoint.partner")
+    event = factory.SubFactory(PartnerEventFactory, partner=factory.SelfAttribute("..partner"))
+    status = "failed"
+    attempt_count = 1
+    last_status_code = 500
+
+
+class WebhookAttemptFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "bigstock.WebhookAttempt"
+
+    delivery = factory.SubFactory(WebhookDeliveryFactory)
+    status_code = 500
+    duration_ms = 120
+    response_body = "Internal Server Error"
+
+
+class InvitationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Invitation
+
+    partner = factory.SubFactory(PartnerFactory)
+    email = factory.Sequence(lambda n: f"invited{n}@example.com")
+    role = Role.MEMBER
+    token_hash = factory.Sequence(lambda n: f"{n:064x}")
+    expires_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=7))

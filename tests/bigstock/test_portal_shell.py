@@ -1,6 +1,6 @@
 import pytest
 
-from tests.factories import UserFactory
+from tests.factories import MembershipFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -28,7 +28,7 @@ def test_language_switch_to_english_sticks(client):
 
 
 def test_dashboard_shows_every_section_of_the_navigation(client):
-    client.force_login(UserFactory())
+    client.force_login(MembershipFactory().user)
     html = client.get("/", HTTP_ACCEPT_LANGUAGE="fr").content.decode()
     for label in [
         "Tableau de bord",
