@@ -11,7 +11,7 @@ INVOICE_SERIES = "BS"
 CREDIT_NOTE_SERIES = "AV"
 
 _TAKE = (
-    f"UPDATE {NumberSequence._meta.db_table} SET last_number = last_number + 1 "
+    "UPDATE subscriptions_numbersequence SET last_number = last_number + 1 "
     "WHERE series = %s AND year = %s RETURNING last_number"
 )
 

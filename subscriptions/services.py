@@ -160,7 +160,8 @@ def _invoice_payload(invoice: Invoice) -> dict:
 
 
 def _create_draft(*, subscription: Subscription, kind: str, period_start: dt.date, period_end: dt.date,
-                  lines: list[LineDraft]) -> Invoice:
+                  lines: list[LineDraft], finalize_on: dt.date | None = None) -> Invoice:
+    """A draft invoice with its lines; with ``finalize_on``, finalized at once in the same transaction."""
     subtotal, rate, tax, total, regime = _totals(subscription.partner, lines)
     invoice = Invoice.objects.create(
         partner=subscription.partner, subscription=subscription, kind=kind, period_start=period_start,
@@ -173,6 +174,8 @@ def _create_draft(*, subscription: Subscription, kind: str, period_start: dt.dat
                     period_start=line.period_start, period_end=line.period_end, position=position)
         for position, line in enumerate(lines)
     ])
+    if finalize_on is not None:
+        return _finalize(invoice, today=finalize_on)
     _timeline(invoice, "created", _("Draft created"))
     return invoice
 
@@ -194,17 +197,23 @@ def finalize_invoice(*, invoice: Invoice, today: dt.date | None = None) -> Invoi
     invoice = Invoice.objects.select_for_update().select_related("partner", "subscription").get(pk=invoice.pk)
     if invoice.status != Invoice.Status.DRAFT:
         return invoice
-    today = today or periods.today()
+    return _finalize(invoice, today=today or periods.today())
+
+
+def _finalize(invoice: Invoice, *, today: dt.date) -> Invoice:
+    """``finalize_invoice`` on a draft this transaction holds. The number is taken as late as
+    possible: the series row stays locked from here to commit, serialising finalizations."""
+    invoice.seller = dict(settings.BIGSTOCK_SELLER)
+    invoice.buyer = _buyer_snapshot(invoice.partner)
     invoice.number = numbering.next_number(series=numbering.INVOICE_SERIES, year=today.year)
     invoice.issue_date = today
     invoice.due_date = today + dt.timedelta(days=settings.BIGSTOCK_PAYMENT_TERMS_DAYS)
-    invoice.seller = dict(settings.BIGSTOCK_SELLER)
-    invoice.buyer = _buyer_snapshot(invoice.partner)
     invoice.finalized_at = timezone.now()
     invoice.status = Invoice.Status.OPEN if invoice.total_cents > 0 else Invoice.Status.PAID
     if invoice.status == Invoice.Status.PAID:
         invoice.paid_at = invoice.finalized_at
-    invoice.save()
+    invoice.save(update_fields=["number", "issue_date", "due_date", "seller", "buyer", "finalized_at", "status",
+                                "paid_at"])
     _timeline(invoice, "finalized", _("Finalized as %(number)s") % {"number": invoice.number})
     events.publish(partner=invoice.partner, type="invoice.finalized", data=_invoice_payload(invoice))
 
@@ -292,9 +301,8 @@ def subscribe(*, partner: Partner, plan: Plan, actor: Actor, rail: str = "manual
                                         invoices_left=coupon.duration_months)
     lines = [LineDraft(description, price, today, period_end)]
     discount = _discount_line(subscription, price)
-    invoice = _create_draft(subscription=subscription, kind=Invoice.Kind.RECURRING, period_start=today,
-                            period_end=period_end, lines=[*lines, discount] if discount else lines)
-    finalize_invoice(invoice=invoice, today=today)
+    _create_draft(subscription=subscription, kind=Invoice.Kind.RECURRING, period_start=today, period_end=period_end,
+                  lines=[*lines, discount] if discount else lines, finalize_on=today)
     audit.record(actor=actor, action="subscription.created", partner=partner, target=subscription,
                  data={"plan": plan.code, "version": plan.version, "rail": rail,
                        "coupon": coupon.code if coupon else None})
@@ -352,12 +360,11 @@ def change_plan(*, subscription: Subscription, plan: Plan, actor: Actor, today: 
     preview = preview_change(subscription=subscription, plan=plan, today=today)
     previous = subscription.plan
     if preview.immediate:
-        invoice = _create_draft(subscription=subscription, kind=Invoice.Kind.PRORATION, period_start=today,
-                                period_end=subscription.current_period_end, lines=preview.lines)
         subscription.plan = plan
         subscription.scheduled_plan = None
         subscription.save(update_fields=["plan", "scheduled_plan", "updated_at"])
-        finalize_invoice(invoice=invoice, today=today)
+        _create_draft(subscription=subscription, kind=Invoice.Kind.PRORATION, period_start=today,
+                      period_end=subscription.current_period_end, lines=preview.lines, finalize_on=today)
     else:
         subscription.scheduled_plan = plan
         subscription.save(update_fields=["scheduled_plan", "updated_at"])
@@ -448,9 +455,8 @@ def invoice_next_period(*, subscription_id: int, period_start: dt.date, today: d
     # The locked subscription row serialises runs; the unique (subscription, period) constraint
     # is the last guard: a violation rolls everything back and the retried task finds the invoice.
     discount = _discount_line(subscription, line.amount_cents)
-    invoice = _create_draft(subscription=subscription, kind=Invoice.Kind.RECURRING, period_start=start,
-                            period_end=end, lines=[line, discount] if discount else [line])
-    return finalize_invoice(invoice=invoice, today=today)
+    return _create_draft(subscription=subscription, kind=Invoice.Kind.RECURRING, period_start=start, period_end=end,
+                         lines=[line, discount] if discount else [line], finalize_on=today)
 
 
 # --- Payments and credit notes ----------------------------------------------------------------
