@@ -92,8 +92,14 @@ def api_exception_handler(exc, context):
     response = drf_exception_handler(exc, context)
     if response is None:
         return None  # unexpected: Django's handler500 answers in the error format
-    code = next((c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), None)
-    code = code or (exc.get_codes() if isinstance(exc.get_codes(), str) else "error")
+    # A specific code given when raising (``AuthenticationFailed(code="api_key_revoked")``) wins
+    # over the generic one of the exception class.
+    specific = exc.get_codes()
+    if isinstance(specific, str) and specific != getattr(type(exc), "default_code", None):
+        code = specific
+    else:
+        code = next((c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), None)
+        code = code or (specific if isinstance(specific, str) else "error")
     details = {}
     if isinstance(exc, exceptions.ValidationError):
         detail = _flatten(exc.detail)

@@ -10,6 +10,7 @@ api_v1 = (
         path("", api.api_root, name="root"),
         path("schema/", SpectacularAPIView.as_view(), name="schema"),
         path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+        path("", include("partners.api_urls")),
         re_path(r"^.*$", api.api_not_found),
     ],
     "api",

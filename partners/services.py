@@ -383,3 +383,18 @@ def send_test_webhook(*, endpoint, membership: Membership | None, actor: Actor):
     if membership is not None:
         roles.require(membership, "manage_webhooks")
     return webhooks.send_test_event(endpoint=endpoint)
+
+
+# --- Added for the staff admin (API/admin work) --------------------------------------------------
+# ``revoke_api_key`` needs the acting membership, which staff do not have. Preferable fix: make its
+# ``membership`` optional like ``update_partner_profile`` does, and delete this function.
+
+
+@transaction.atomic
+def revoke_api_key_as_staff(*, key: ApiKey, actor: Actor) -> ApiKey:
+    """BigStock staff revoke a key (leaked, abused) from the admin; audited like the partner's own revoke."""
+    if key.revoked_at is None:
+        key.revoked_at = timezone.now()
+        key.save(update_fields=["revoked_at"])
+        audit.record(actor=actor, action="api_key.revoked", partner=key.partner, target=key, data={"by": "staff"})
+    return key
