@@ -3,9 +3,12 @@ serving it carries the same id (Celery tasks get the id of the request that queu
 when it is passed along)."""
 
 import contextvars
+import datetime
 import logging
 import re
 import uuid
+
+from django.utils import timezone
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 _VALID_INCOMING = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
@@ -20,10 +23,16 @@ class RequestIdMiddleware:
         request_id = incoming if _VALID_INCOMING.match(incoming) else uuid.uuid4().hex
         request.request_id = request_id
         token = request_id_var.set(request_id)
+        # The API speaks UTC (ISO 8601 with Z); the portal shows Europe/Paris.
+        api = request.path.startswith("/api/")
+        if api:
+            timezone.activate(datetime.UTC)
         try:
             response = self.get_response(request)
         finally:
             request_id_var.reset(token)
+            if api:
+                timezone.deactivate()
         response["X-Request-ID"] = request_id
         return response
 

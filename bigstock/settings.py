@@ -238,7 +238,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
     "DEFAULT_THROTTLE_RATES": {"anon": "60/min", "user": "600/min", "api_key": env.str("API_KEY_RATE", default="1200/min")},
-    "DATETIME_FORMAT": "%Y-%m-%dT%H:%M:%S.%fZ",
+    "DATETIME_FORMAT": "iso-8601",  # in UTC: bigstock.middleware activates UTC for /api/
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "BigStock partner API",

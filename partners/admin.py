@@ -162,7 +162,7 @@ class ApiKeyAdmin(ReadOnlyModelAdmin):
         actor = staff_actor(request)
         active = [key for key in queryset if key.revoked_at is None]
         for key in active:
-            services.revoke_api_key_as_staff(key=key, actor=actor)
+            services.revoke_api_key(key=key, membership=None, actor=actor)
         self.message_user(
             request,
             ngettext("%(count)d key revoked.", "%(count)d keys revoked.", len(active)) % {"count": len(active)},

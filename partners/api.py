@@ -7,7 +7,6 @@ set by the API key or the portal session, never by the request's body or query);
 
 import datetime as dt
 
-from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -22,7 +21,7 @@ from drf_spectacular.utils import (
     extend_schema_view,
     inline_serializer,
 )
-from rest_framework import mixins, permissions, serializers, status
+from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
@@ -31,24 +30,11 @@ from bigstock.api import BaseAPIView, PartnerScopedViewSet
 from bigstock.errors import DomainError
 from bigstock.models import PartnerEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
-from . import roles, services
+from . import services
 from .audit import Actor
 from .models import LegalForm, Membership, Partner
 
 # --- Conventions shared by every serializer below ----------------------------------------
-
-
-class UTCDateTimeField(serializers.DateTimeField):
-    """ISO 8601 in UTC (``...Z``) whatever time zone is active (the portal's is Europe/Paris)."""
-
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("default_timezone", dt.UTC)
-        super().__init__(*args, **kwargs)
-
-
-class UTCModelSerializer(serializers.ModelSerializer):
-    serializer_field_mapping = {**serializers.ModelSerializer.serializer_field_mapping,
-                                models.DateTimeField: UTCDateTimeField}
 
 
 class PublicIdField(serializers.CharField):
@@ -124,19 +110,7 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
 # --- Base views ------------------------------------------------------------------------------
 
 
-class RoleMessageMixin:
-    """A session user whose role refuses a write reads the rule itself ("Only owners and admins
-    can manage webhooks."), from ``partners.roles``, rather than a generic refusal."""
-
-    def permission_denied(self, request, message=None, code=None):
-        required = getattr(self, "required_permission", None)
-        membership = getattr(request, "membership", None)
-        if required and membership is not None and request.method not in permissions.SAFE_METHODS:
-            roles.require(membership, required)
-        super().permission_denied(request, message=message, code=code)
-
-
-class PartnerViewSet(RoleMessageMixin, PartnerScopedViewSet):
+class PartnerViewSet(PartnerScopedViewSet):
     """Base of this module's viewsets."""
 
     def actor(self) -> Actor:
@@ -151,7 +125,7 @@ class PartnerViewSet(RoleMessageMixin, PartnerScopedViewSet):
 # --- The partner ---------------------------------------------------------------------------
 
 
-class PartnerSerializer(UTCModelSerializer):
+class PartnerSerializer(serializers.ModelSerializer):
     id = PublicIdField()
     siren = serializers.CharField(read_only=True, help_text=gettext_lazy("The first 9 digits of the SIRET."))
     country = serializers.CharField(source="country.code", read_only=True,
@@ -184,7 +158,7 @@ class PartnerProfileSerializer(serializers.Serializer):
     phone = serializers.CharField(required=False, allow_blank=True)
 
 
-class PartnerView(RoleMessageMixin, BaseAPIView):
+class PartnerView(BaseAPIView):
     """``/partner``: the calling partner (there is exactly one; it comes from the credentials)."""
 
     required_permission = "manage_profile"
@@ -217,11 +191,11 @@ class PartnerView(RoleMessageMixin, BaseAPIView):
 # --- The team --------------------------------------------------------------------------------
 
 
-class MemberSerializer(UTCModelSerializer):
+class MemberSerializer(serializers.ModelSerializer):
     email = serializers.EmailField(source="user.email", read_only=True)
     first_name = serializers.CharField(source="user.first_name", read_only=True)
     last_name = serializers.CharField(source="user.last_name", read_only=True)
-    joined_at = UTCDateTimeField(source="created_at", read_only=True)
+    joined_at = serializers.DateTimeField(source="created_at", read_only=True)
 
     class Meta:
         model = Membership
@@ -246,7 +220,7 @@ class EventSerializer(serializers.Serializer):
 
     id = serializers.CharField(help_text=gettext_lazy("`evt_...`; pass it as `after` to read on from there."))
     type = serializers.CharField(help_text=gettext_lazy("`noun.past_verb`, such as `partner.approved`."))
-    created_at = UTCDateTimeField()
+    created_at = serializers.DateTimeField()
     data = serializers.DictField()
 
     def to_representation(self, instance):
@@ -259,7 +233,7 @@ class EventSerializer(serializers.Serializer):
 _PRIVATE_URL = "The host resolves to a private address 10.0.0.5, which webhooks cannot reach."
 
 
-class WebhookEndpointSerializer(UTCModelSerializer):
+class WebhookEndpointSerializer(serializers.ModelSerializer):
     id = PublicIdField()
 
     class Meta:
@@ -295,14 +269,14 @@ class WebhookEndpointChangeSerializer(serializers.Serializer):
                                        help_text=gettext_lazy("Re-enabling clears the failure state."))
 
 
-class WebhookAttemptSerializer(UTCModelSerializer):
+class WebhookAttemptSerializer(serializers.ModelSerializer):
     class Meta:
         model = WebhookAttempt
         fields = ["attempted_at", "status_code", "duration_ms", "error", "response_body"]
         read_only_fields = fields
 
 
-class WebhookDeliverySerializer(UTCModelSerializer):
+class WebhookDeliverySerializer(serializers.ModelSerializer):
     id = PublicIdField()
     endpoint = serializers.CharField(source="endpoint.public_id", read_only=True)
     event = serializers.SerializerMethodField()

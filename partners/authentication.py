@@ -29,6 +29,7 @@ class ApiKeyAuthenticationFailed(exceptions.AuthenticationFailed):
     def __init__(self, error: DomainError):
         super().__init__(detail=error.message, code=error.code)
         self.error_code = error.code
+        self.status_code = error.status_code  # 401, or 403 for a closed partner's key
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):

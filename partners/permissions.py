@@ -32,6 +32,6 @@ class PartnerAccess(permissions.BasePermission):
             return True
         required = getattr(view, "required_permission", None) if scope == "write" else None
         if required and not roles.can(request.membership, required):
-            self.message = _("Your role does not allow this action.")
+            self.message = roles.denied_message(required)
             return False
         return True

@@ -24,7 +24,7 @@ class PartnerPortalMixin(LoginRequiredMixin, PartnerScopedMixin):
         if request.membership is None:
             return redirect("partners:onboarding")
         if not roles.can(request.membership, self.required_permission):
-            raise PermissionDenied(str(_denied_message(self.required_permission)))
+            raise PermissionDenied(roles.denied_message(self.required_permission))
         return super().dispatch(request, *args, **kwargs)
 
     @property
@@ -50,10 +50,3 @@ class PartnerPortalMixin(LoginRequiredMixin, PartnerScopedMixin):
         else:
             messages.error(self.request, error.message)
 
-
-def _denied_message(permission: str) -> str:
-    try:
-        roles.require(None, permission)
-    except DomainError as error:
-        return error.message
-    return ""

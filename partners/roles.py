@@ -41,7 +41,12 @@ def can(membership, permission: str) -> bool:
     return membership is not None and membership.role in PERMISSIONS[permission]
 
 
+def denied_message(permission: str) -> str:
+    """What a person reads when their role does not allow ``permission``."""
+    return str(_DENIED.get(permission, _("Your role does not allow this action.")))
+
+
 def require(membership, permission: str) -> None:
     """Raise ``Forbidden`` (403 in the API, a message in the portal) unless the role allows it."""
     if not can(membership, permission):
-        raise Forbidden(str(_DENIED.get(permission, _("Your role does not allow this action."))))
+        raise Forbidden(denied_message(permission))

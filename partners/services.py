@@ -288,12 +288,15 @@ def create_api_key(*, partner: Partner, membership: Membership, name: str, scope
 
 
 @transaction.atomic
-def revoke_api_key(*, key: ApiKey, membership: Membership, actor: Actor) -> ApiKey:
-    roles.require(membership, "manage_api_keys")
+def revoke_api_key(*, key: ApiKey, membership: Membership | None, actor: Actor) -> ApiKey:
+    """Owners and admins revoke their keys; staff (``membership=None``) revoke a leaked or abused one."""
+    if membership is not None:
+        roles.require(membership, "manage_api_keys")
     if key.revoked_at is None:
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at"])
-        audit.record(actor=actor, action="api_key.revoked", partner=key.partner, target=key)
+        audit.record(actor=actor, action="api_key.revoked", partner=key.partner, target=key,
+                     data={"by": "staff"} if membership is None else {})
     return key
 
 
@@ -384,17 +387,3 @@ def send_test_webhook(*, endpoint, membership: Membership | None, actor: Actor):
         roles.require(membership, "manage_webhooks")
     return webhooks.send_test_event(endpoint=endpoint)
 
-
-# --- Added for the staff admin (API/admin work) --------------------------------------------------
-# ``revoke_api_key`` needs the acting membership, which staff do not have. Preferable fix: make its
-# ``membership`` optional like ``update_partner_profile`` does, and delete this function.
-
-
-@transaction.atomic
-def revoke_api_key_as_staff(*, key: ApiKey, actor: Actor) -> ApiKey:
-    """BigStock staff revoke a key (leaked, abused) from the admin; audited like the partner's own revoke."""
-    if key.revoked_at is None:
-        key.revoked_at = timezone.now()
-        key.save(update_fields=["revoked_at"])
-        audit.record(actor=actor, action="api_key.revoked", partner=key.partner, target=key, data={"by": "staff"})
-    return key

@@ -68,7 +68,7 @@ def test_a_revoked_key_stops_working_and_revoking_again_changes_nothing():
 def test_staff_can_revoke_a_key_and_it_is_audited_as_theirs():
     staff = UserFactory(is_staff=True)
     key, secret = make_api_key(PartnerFactory())
-    services.revoke_api_key_as_staff(key=key, actor=Actor(user=staff, ip_address="192.0.2.1"))
+    services.revoke_api_key(key=key, membership=None, actor=Actor(user=staff, ip_address="192.0.2.1"))
     with pytest.raises(services.RevokedApiKey):
         services.authenticate_api_key(secret)
     entry = AuditLogEntry.objects.get(action="api_key.revoked")
