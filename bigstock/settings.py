@@ -229,7 +229,10 @@ REST_FRAMEWORK = {
         "partners.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["partners.permissions.PartnerAccess"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "partners.permissions.PartnerAccess",
+        "subscriptions.permissions.StandingAllowsWrites",
+    ],
     "DEFAULT_THROTTLE_CLASSES": ["partners.throttling.PartnerRateThrottle"],
     "DEFAULT_PAGINATION_CLASS": "bigstock.pagination.CursorPagination",
     "PAGE_SIZE": 50,
