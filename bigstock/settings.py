@@ -112,6 +112,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "bigstock.context_processors.portal",
+                "subscriptions.context_processors.transition_notice",
             ],
         },
     },

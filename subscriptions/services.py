@@ -6,12 +6,13 @@ are drafts until ``finalize_invoice`` numbers and freezes them.
 """
 
 import datetime as dt
+import functools
 import logging
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from bigstock import events
@@ -80,6 +81,17 @@ class InvalidCredit(DomainError):
 
 class InvalidCoupon(DomainError):
     code = "invalid_coupon"
+
+
+def _in_invoice_language(function):
+    """Invoice lines are written in French, the invoice's legal language, whoever triggers them."""
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        with translation.override(settings.LANGUAGE_CODE):
+            return function(*args, **kwargs)
+
+    return wrapper
 
 
 @dataclass(frozen=True)
@@ -254,6 +266,7 @@ def find_coupon(*, code: str, plan: Plan, today: dt.date) -> Coupon:
     return coupon
 
 
+@_in_invoice_language
 def _discount_line(subscription: Subscription, base_cents: int) -> LineDraft | None:
     """The coupon's discount on one monthly invoice (consumes one of its invoices)."""
     redemption = CouponRedemption.objects.select_related("coupon").filter(subscription=subscription).first()
@@ -293,9 +306,7 @@ def subscribe(*, partner: Partner, plan: Plan, actor: Actor, rail: str = "manual
     month_days = periods.days(*periods.month_of(today))
     used_days = periods.days(today, period_end)
     price = prorate_cents(plan.price_cents, used_days, month_days)
-    description = _("Subscription %(plan)s, %(period)s") % {"plan": plan.name_fr, "period": _period_label(today, period_end)}
-    if used_days != month_days:
-        description += " " + _("(%(days)d/%(month)d days)") % {"days": used_days, "month": month_days}
+    description = _subscription_line_description(plan, today, period_end, used_days, month_days)
     if coupon is not None:
         CouponRedemption.objects.create(partner=partner, coupon=coupon, subscription=subscription,
                                         invoices_left=coupon.duration_months)
@@ -311,6 +322,14 @@ def subscribe(*, partner: Partner, plan: Plan, actor: Actor, rail: str = "manual
     return subscription
 
 
+@_in_invoice_language
+def _subscription_line_description(plan: Plan, start: dt.date, end: dt.date, days: int, month_days: int) -> str:
+    description = _("Subscription %(plan)s, %(period)s") % {"plan": plan.name_fr, "period": _period_label(start, end)}
+    if days != month_days:
+        description += " " + _("(%(days)d/%(month)d days)") % {"days": days, "month": month_days}
+    return description
+
+
 def _publish_subscription(subscription: Subscription) -> None:
     events.publish(partner=subscription.partner, type="subscription.updated", data={
         "id": subscription.public_id, "status": subscription.status, "plan": subscription.plan.code,
@@ -320,6 +339,7 @@ def _publish_subscription(subscription: Subscription) -> None:
     })
 
 
+@_in_invoice_language
 def _proration_lines(subscription: Subscription, new_plan: Plan, today: dt.date) -> list[LineDraft]:
     """Credit the unused part of the old plan and charge the rest of the month on the new one.
     The debit is the credit plus the prorated difference, so the two always differ by exactly
@@ -449,8 +469,8 @@ def invoice_next_period(*, subscription_id: int, period_start: dt.date, today: d
     subscription.current_period_start, subscription.current_period_end = start, end
     subscription.save(update_fields=["plan", "scheduled_plan", "current_period_start", "current_period_end",
                                      "updated_at"])
-    line = LineDraft(_("Subscription %(plan)s, %(period)s") % {"plan": subscription.plan.name_fr,
-                                                              "period": _period_label(start, end)},
+    month_days = periods.days(start, end)
+    line = LineDraft(_subscription_line_description(subscription.plan, start, end, month_days, month_days),
                      subscription.plan.price_cents, start, end)
     # The locked subscription row serialises runs; the unique (subscription, period) constraint
     # is the last guard: a violation rolls everything back and the retried task finds the invoice.
@@ -559,6 +579,11 @@ def issue_credit_note(*, invoice: Invoice, subtotal_cents: int, reason: str, des
     events.publish(partner=invoice.partner, type="credit_note.issued", data={
         "id": note.public_id, "number": note.number, "invoice": invoice.number, "total_cents": note.total_cents})
     _settle(invoice)
+
+    from . import tasks  # tasks import this module
+
+    note_id = note.pk
+    transaction.on_commit(lambda: tasks.render_credit_note.delay(note_id))
     return note
 
 
@@ -569,3 +594,64 @@ def cancel_invoice(*, invoice: Invoice, actor: Actor, description: str = "") -> 
                              reason=CreditNote.Reason.CANCELLATION,
                              description=description or _("Cancellation of invoice %(number)s") % {"number": invoice.number},
                              actor=actor)
+
+
+# --- Staff operations (added with subscriptions/admin.py) --------------------------------------
+
+
+class NotLate(Conflict):
+    code = "not_late"
+
+
+@transaction.atomic
+def extend_grace(*, subscription: Subscription, days: int, actor: Actor, today: dt.date | None = None) -> Subscription:
+    """Give a late partner ``days`` more before suspension, counted from the current grace end
+    (or from today when that is already past). A suspended subscription goes back to past due,
+    so the partner is served again until the new date; the dunning run respects it."""
+    today = today or periods.today()
+    subscription = Subscription.objects.select_for_update().select_related("partner", "plan").get(pk=subscription.pk)
+    if subscription.status not in (Subscription.Status.PAST_DUE, Subscription.Status.SUSPENDED):
+        raise NotLate(_("Only a past-due or suspended subscription has a grace period to extend."))
+    previous = subscription.grace_until
+    subscription.grace_until = max(previous or today, today) + dt.timedelta(days=days)
+    subscription.status = Subscription.Status.PAST_DUE
+    subscription.save(update_fields=["grace_until", "status", "updated_at"])
+    audit.record(actor=actor, action="subscription.grace_extended", partner=subscription.partner, target=subscription,
+                 data={"from": previous.isoformat() if previous else None, "to": subscription.grace_until.isoformat()})
+    _publish_subscription(subscription)
+    standing.refresh(partner=subscription.partner, today=today)
+    return subscription
+
+
+_PLAN_COPIED_FIELDS = [
+    "name_fr", "name_en", "description_fr", "description_en", "price_cents", "included_orders", "team_seats",
+    "api_rate_per_min", "wholesale_discount", "support_first_response_hours", "support_resolution_hours",
+    "priority_weight",
+]
+
+
+@transaction.atomic
+def create_plan_version(*, plan: Plan, actor: Actor) -> Plan:
+    """Copy ``plan`` as the next version of its code, not offered yet, so staff set the new price
+    and conditions before offering it. Subscribers keep the version they have; once the new
+    version is offered, ``offered_plans`` shows it instead of the older ones."""
+    latest = Plan.objects.select_for_update().filter(code=plan.code).order_by("-version").first()
+    copy = Plan(code=plan.code, version=latest.version + 1, is_public=False,
+                **{field: getattr(plan, field) for field in _PLAN_COPIED_FIELDS})
+    copy.full_clean()
+    copy.save()
+    audit.record(actor=actor, action="plan.version_created", partner=None, target=copy,
+                 data={"code": plan.code, "from_version": plan.version, "version": copy.version})
+    return copy
+
+
+@transaction.atomic
+def archive_plan(*, plan: Plan, actor: Actor) -> Plan:
+    """Stop offering a plan version. Its subscribers keep it; archiving twice changes nothing."""
+    plan = Plan.objects.select_for_update().get(pk=plan.pk)
+    if plan.archived_at is None:
+        plan.archived_at = timezone.now()
+        plan.save(update_fields=["archived_at"])
+        audit.record(actor=actor, action="plan.archived", partner=None, target=plan,
+                     data={"code": plan.code, "version": plan.version})
+    return plan

@@ -5,7 +5,7 @@ import datetime as dt
 from celery import shared_task
 
 from . import documents, dunning, emails, periods, services, standing
-from .models import Invoice
+from .models import CreditNote, Invoice
 
 
 @shared_task
@@ -38,6 +38,11 @@ def send_invoice(invoice_id: int, resend: bool = False) -> None:
     invoice = Invoice.objects.get(pk=invoice_id)
     documents.ensure_invoice_pdf(invoice=invoice)
     emails.send_invoice(invoice_id=invoice_id, resend=resend)
+
+
+@shared_task
+def render_credit_note(credit_note_id: int) -> None:
+    documents.ensure_credit_note_pdf(credit_note=CreditNote.objects.get(pk=credit_note_id))
 
 
 @shared_task

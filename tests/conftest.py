@@ -34,8 +34,9 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(autouse=True)
-def _test_settings(settings):
+def _test_settings(settings, tmp_path):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.MEDIA_ROOT = tmp_path / "media"  # generated PDFs and uploads never pile up
     # Templates resolve static files without a prior collectstatic.
     settings.STORAGES = {
         **settings.STORAGES,

@@ -92,3 +92,14 @@ def test_an_offer_restricted_to_other_plans_or_used_up_is_refused_with_the_reaso
     with pytest.raises(services.InvalidCoupon, match="fully used"):
         services.subscribe(partner=late, plan=pro, actor=SYSTEM, coupon_code="BIENVENUE")
     assert not Subscription.objects.filter(partner=late).exists()
+
+
+def test_legacy_partners_see_the_banner_with_the_offer_until_they_subscribe(client, move):
+    owner = MembershipFactory()
+    PlanFactory(name_en="Pro", price_cents=9900)
+    client.force_login(owner.user)
+    html = client.get("/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "BigStock moves every partner to a monthly plan" in html
+    assert "/billing/?offer=BIENVENUE" in html
+    services.subscribe(partner=owner.partner, plan=PlanFactory(), actor=SYSTEM)
+    assert "BigStock moves every partner" not in client.get("/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
