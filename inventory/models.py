@@ -1,1 +1,237 @@
-"""Models arrive with the issue that builds this app (see DESIGN.md §3)."""
+"""BigStock's catalogue and stock: products, warehouses, levels, the append-only ledger,
+inbound supply. Not partner-owned (BigStock holds the stock); partners read it through the
+feed, and their orders reserve it."""
+
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import F, Q
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
+from django_countries.fields import CountryField
+from stdnum import ean
+from stdnum.exceptions import ValidationError as StdnumError
+
+from bigstock.ids import public_id_field
+
+
+def validate_gtin(value: str) -> None:
+    try:
+        ean.validate(value)
+    except StdnumError as exc:
+        raise ValidationError(_("This GTIN/EAN is not valid: check its length (8, 12, 13 or 14 digits) and check digit."),
+                              code="invalid_gtin") from exc
+
+
+class VatClass(models.TextChoices):
+    STANDARD = "standard", _("Standard (20 %)")
+    INTERMEDIATE = "intermediate", _("Intermediate (10 %)")
+    REDUCED = "reduced", _("Reduced (5.5 %)")
+    SUPER_REDUCED = "super_reduced", _("Super-reduced (2.1 %)")
+
+
+VAT_RATES = {
+    VatClass.STANDARD: Decimal("0.20"),
+    VatClass.INTERMEDIATE: Decimal("0.10"),
+    VatClass.REDUCED: Decimal("0.055"),
+    VatClass.SUPER_REDUCED: Decimal("0.021"),
+}
+
+
+class Warehouse(models.Model):
+    code = models.SlugField(_("code"), max_length=20, unique=True)
+    name = models.CharField(_("name"), max_length=100)
+    address = models.CharField(_("address"), max_length=300, blank=True)
+    country = CountryField(_("country"), default="FR")
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("warehouse")
+        verbose_name_plural = _("warehouses")
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Product(models.Model):
+    public_id = public_id_field("prd")
+    sku = models.CharField(_("SKU"), max_length=64, unique=True)
+    gtin = models.CharField(_("GTIN/EAN"), max_length=14, blank=True, validators=[validate_gtin], db_index=True)
+    name_fr = models.CharField(_("name (French)"), max_length=200)
+    name_en = models.CharField(_("name (English)"), max_length=200)
+    description_fr = models.TextField(_("description (French)"), blank=True)
+    description_en = models.TextField(_("description (English)"), blank=True)
+    brand = models.CharField(_("brand"), max_length=100, blank=True, db_index=True)
+    category = models.CharField(_("category"), max_length=100, blank=True, db_index=True)
+    weight_g = models.PositiveIntegerField(_("weight (g)"), default=0)
+    length_mm = models.PositiveIntegerField(_("length (mm)"), default=0)
+    width_mm = models.PositiveIntegerField(_("width (mm)"), default=0)
+    height_mm = models.PositiveIntegerField(_("height (mm)"), default=0)
+    country_of_origin = CountryField(_("country of origin"), blank=True)
+    hs_code = models.CharField(_("customs (HS) code"), max_length=10, blank=True)
+    wholesale_price_cents = models.PositiveIntegerField(_("wholesale price excl. VAT (cents)"))
+    retail_price_cents = models.PositiveIntegerField(_("recommended retail price incl. VAT (cents)"), default=0)
+    vat_class = models.CharField(_("VAT rate"), max_length=14, choices=VatClass.choices, default=VatClass.STANDARD)
+    is_active = models.BooleanField(_("active"), default=True, db_index=True)
+    image_url = models.URLField(_("image URL"), blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("product")
+        verbose_name_plural = _("products")
+        ordering = ["sku"]
+
+    def __str__(self) -> str:
+        return f"{self.sku} {self.name}"
+
+    @property
+    def name(self) -> str:
+        return self.name_en if (get_language() or "fr").startswith("en") else self.name_fr
+
+    @property
+    def description(self) -> str:
+        return self.description_en if (get_language() or "fr").startswith("en") else self.description_fr
+
+    @property
+    def vat_rate(self) -> Decimal:
+        return VAT_RATES[self.vat_class]
+
+
+class StockLevel(models.Model):
+    """Units of a product in a warehouse: ``available = on_hand - reserved``, never negative.
+    Changed only by ``inventory.services``, each change a ``StockMovement`` in the same transaction."""
+
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="levels")
+    warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="levels")
+    on_hand = models.IntegerField(_("on hand"), default=0)
+    reserved = models.IntegerField(_("reserved"), default=0)
+    reorder_point = models.PositiveIntegerField(_("reorder point"), default=0)
+    reorder_target = models.PositiveIntegerField(_("reorder target"), default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("stock level")
+        verbose_name_plural = _("stock levels")
+        constraints = [
+            models.UniqueConstraint(fields=["product", "warehouse"], name="level_unique_product_warehouse"),
+            models.CheckConstraint(condition=Q(on_hand__gte=0), name="level_on_hand_not_negative"),
+            models.CheckConstraint(condition=Q(reserved__gte=0), name="level_reserved_not_negative"),
+            models.CheckConstraint(condition=Q(reserved__lte=F("on_hand")), name="level_reserved_within_on_hand"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product.sku} @ {self.warehouse.code}"
+
+    @property
+    def available(self) -> int:
+        return self.on_hand - self.reserved
+
+
+class ProductAvailability(models.Model):
+    """The feed's row for a product: totals over every warehouse, and the ledger position of
+    its last change (the feed's change cursor). Kept in the same transaction as the levels."""
+
+    product = models.OneToOneField(Product, on_delete=models.CASCADE, primary_key=True, related_name="availability")
+    sku = models.CharField(max_length=64, unique=True)
+    on_hand = models.IntegerField(default=0)
+    reserved = models.IntegerField(default=0)
+    available = models.IntegerField(default=0)
+    change_seq = models.BigIntegerField(default=0, db_index=True)
+    changed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("product availability")
+        verbose_name_plural = _("product availability")
+
+    def __str__(self) -> str:
+        return f"{self.sku}: {self.available}"
+
+
+class StockMovement(models.Model):
+    """One change to one stock level. Append-only: never updated, never deleted."""
+
+    class Kind(models.TextChoices):
+        RECEIPT = "receipt", _("Receipt")
+        ADJUSTMENT = "adjustment", _("Adjustment")
+        RESERVATION = "reservation", _("Reservation")
+        RELEASE = "release", _("Release")
+        SHIPMENT = "shipment", _("Shipment")
+        RETURN = "return", _("Return")
+        COUNT = "count", _("Stocktake")
+
+    level = models.ForeignKey(StockLevel, on_delete=models.PROTECT, related_name="movements")
+    kind = models.CharField(max_length=12, choices=Kind.choices, db_index=True)
+    on_hand_delta = models.IntegerField(default=0)
+    reserved_delta = models.IntegerField(default=0)
+    on_hand_after = models.IntegerField()
+    reserved_after = models.IntegerField()
+    reason = models.CharField(_("reason"), max_length=300, blank=True)
+    actor_label = models.CharField(_("by"), max_length=200)
+    partner = models.ForeignKey("partners.Partner", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    reference_type = models.CharField(max_length=30, blank=True)
+    reference_id = models.CharField(max_length=60, blank=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("stock movement")
+        verbose_name_plural = _("stock movements")
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.on_hand_delta:+d}/{self.reserved_delta:+d} {self.level}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValueError("stock movements are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("stock movements are append-only")
+
+
+class Receipt(models.Model):
+    """Inbound supply from a supplier: expected on a date, received in one or more deliveries."""
+
+    class Status(models.TextChoices):
+        EXPECTED = "expected", _("Expected")
+        PARTIAL = "partial", _("Partly received")
+        RECEIVED = "received", _("Received")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    public_id = public_id_field("rcp")
+    supplier = models.CharField(_("supplier"), max_length=200)
+    reference = models.CharField(_("supplier reference"), max_length=100, blank=True)
+    warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="receipts")
+    expected_on = models.DateField(_("expected on"), db_index=True)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.EXPECTED)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("receipt")
+        verbose_name_plural = _("receipts")
+        ordering = ["expected_on"]
+
+    def __str__(self) -> str:
+        return f"{self.supplier} {self.reference} ({self.expected_on})"
+
+
+class ReceiptLine(models.Model):
+    receipt = models.ForeignKey(Receipt, on_delete=models.CASCADE, related_name="lines")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="incoming")
+    quantity_expected = models.PositiveIntegerField(_("expected"))
+    quantity_received = models.PositiveIntegerField(_("received"), default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["receipt", "product"], name="receipt_line_unique_product"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product.sku} {self.quantity_received}/{self.quantity_expected}"
+
+    @property
+    def quantity_outstanding(self) -> int:
+        return max(0, self.quantity_expected - self.quantity_received)

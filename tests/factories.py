@@ -151,3 +151,25 @@ class InvitationFactory(factory.django.DjangoModelFactory):
     role = Role.MEMBER
     token_hash = factory.Sequence(lambda n: f"{n:064x}")
     expires_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=7))
+
+
+class WarehouseFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "inventory.Warehouse"
+        django_get_or_create = ("code",)
+
+    code = factory.Sequence(lambda n: f"wh{n}")
+    name = factory.Sequence(lambda n: f"Entrepôt {n}")
+
+
+def make_product(sku=None, *, stock=None, **fields):
+    """A catalogue product through the service; ``stock`` = {warehouse: on hand} received through the ledger."""
+    from inventory import services as inventory
+    from partners.audit import SYSTEM
+
+    defaults = {"sku": sku or f"SKU-{factory.random.randgen.randint(10**6, 10**7)}", "name_fr": "Produit",
+                "name_en": "Product", "wholesale_price_cents": 1000, "weight_g": 500}
+    product = inventory.create_product(**{**defaults, **fields})
+    for warehouse, quantity in (stock or {}).items():
+        inventory.receive(product=product, warehouse=warehouse, quantity=quantity, actor=SYSTEM)
+    return product

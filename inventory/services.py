@@ -1,0 +1,283 @@
+"""Every change to stock: receive, adjust, count, reserve, release, ship, return.
+
+Each is one transaction that writes its ``StockMovement`` rows (the ledger) and keeps
+``ProductAvailability`` (the feed's rows) in step. Levels are locked in primary-key order,
+so concurrent operations never oversell and never deadlock; database constraints forbid
+negative stock whatever happens.
+"""
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import F
+from django.utils.translation import gettext as _
+
+from bigstock.errors import Conflict, DomainError
+from partners.audit import Actor
+
+from .models import Product, ProductAvailability, StockLevel, StockMovement, Warehouse
+
+logger = logging.getLogger(__name__)
+
+
+class InsufficientStock(Conflict):
+    code = "insufficient_stock"
+
+
+class StockBelowZero(DomainError):
+    code = "stock_below_zero"
+
+
+class UnknownSku(DomainError):
+    code = "unknown_sku"
+    status_code = 404
+
+
+class InvalidQuantity(DomainError):
+    code = "invalid_quantity"
+
+
+@dataclass(frozen=True)
+class LineRequest:
+    """A quantity of a SKU to reserve (from any warehouse unless one is named)."""
+
+    sku: str
+    quantity: int
+    warehouse_code: str = ""
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """Units of one line held in one warehouse (orders keep these to release or ship later)."""
+
+    sku: str
+    level_id: int
+    warehouse_code: str
+    quantity: int
+
+
+Movement = StockMovement.Kind
+
+
+def _check_quantity(quantity: int, *, allow_zero: bool = False) -> None:
+    if not isinstance(quantity, int) or quantity < 0 or (quantity == 0 and not allow_zero):
+        raise InvalidQuantity(_("The quantity must be a whole number greater than zero (got %(quantity)s).")
+                              % {"quantity": quantity}, fields={"quantity": [_("Must be 1 or more.")]})
+
+
+def _apply(changes: list[tuple[StockLevel, int, int]], *, kind: str, actor: Actor, reason: str = "",
+           partner=None, reference: tuple[str, str] = ("", "")) -> list[StockMovement]:
+    """Write level changes, their movements and the feed rows, with a few set-based statements.
+
+    ``changes``: (locked level, on_hand delta, reserved delta); constraints reject negatives."""
+    for level, on_hand_delta, reserved_delta in changes:
+        level.on_hand += on_hand_delta
+        level.reserved += reserved_delta
+    StockLevel.objects.bulk_update([level for level, _oh, _r in changes], ["on_hand", "reserved", "updated_at"])
+    movements = StockMovement.objects.bulk_create([
+        StockMovement(level=level, kind=kind, on_hand_delta=on_hand_delta, reserved_delta=reserved_delta,
+                      on_hand_after=level.on_hand, reserved_after=level.reserved, reason=reason[:300],
+                      actor_label=actor.label, partner=partner, reference_type=reference[0],
+                      reference_id=reference[1])
+        for level, on_hand_delta, reserved_delta in changes
+    ])
+    seq = max(movement.pk for movement in movements)
+    totals: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for level, on_hand_delta, reserved_delta in changes:
+        totals[level.product_id][0] += on_hand_delta
+        totals[level.product_id][1] += reserved_delta
+    ProductAvailability.objects.bulk_update([
+        ProductAvailability(product_id=product_id, on_hand=F("on_hand") + on_hand_delta,
+                            reserved=F("reserved") + reserved_delta,
+                            available=F("available") + on_hand_delta - reserved_delta, change_seq=seq)
+        for product_id, (on_hand_delta, reserved_delta) in totals.items()
+    ], ["on_hand", "reserved", "available", "change_seq"])
+    return movements
+
+
+def _lock_level(*, product: Product, warehouse: Warehouse) -> StockLevel:
+    """The level of (product, warehouse), created empty if it does not exist yet, locked."""
+    StockLevel.objects.bulk_create([StockLevel(product=product, warehouse=warehouse)], ignore_conflicts=True)
+    ProductAvailability.objects.bulk_create([ProductAvailability(product=product, sku=product.sku)],
+                                            ignore_conflicts=True)
+    return StockLevel.objects.select_for_update().select_related("product", "warehouse").get(
+        product=product, warehouse=warehouse)
+
+
+# --- Operations on one level (staff, receipts, returns) -------------------------------------------
+
+
+@transaction.atomic
+def receive(*, product: Product, warehouse: Warehouse, quantity: int, actor: Actor, reason: str = "",
+            reference: tuple[str, str] = ("", "")) -> StockLevel:
+    """Goods arrived: on hand goes up."""
+    _check_quantity(quantity)
+    level = _lock_level(product=product, warehouse=warehouse)
+    _apply([(level, quantity, 0)], kind=Movement.RECEIPT, actor=actor, reason=reason, reference=reference)
+    return level
+
+
+@transaction.atomic
+def adjust(*, product: Product, warehouse: Warehouse, delta: int, reason: str, actor: Actor) -> StockLevel:
+    """A correction (breakage, loss, found goods) with its reason. Never below what is reserved."""
+    if not reason.strip():
+        raise DomainError(_("Give the reason for the adjustment."), fields={"reason": [_("Required.")]})
+    if not isinstance(delta, int) or delta == 0:
+        raise InvalidQuantity(_("The adjustment must be a whole number other than zero."),
+                              fields={"delta": [_("Must not be zero.")]})
+    level = _lock_level(product=product, warehouse=warehouse)
+    if level.on_hand + delta < level.reserved:
+        raise StockBelowZero(
+            _("Cannot remove %(remove)d of %(sku)s in %(warehouse)s: %(on_hand)d on hand, %(reserved)d reserved "
+              "for orders, so at most %(max)d can be removed.")
+            % {"remove": -delta, "sku": product.sku, "warehouse": level.warehouse.code, "on_hand": level.on_hand,
+               "reserved": level.reserved, "max": level.on_hand - level.reserved},
+            fields={"delta": [_("At most %(max)d can be removed.") % {"max": level.on_hand - level.reserved}]},
+            on_hand=level.on_hand, reserved=level.reserved,
+        )
+    _apply([(level, delta, 0)], kind=Movement.ADJUSTMENT, actor=actor, reason=reason)
+    return level
+
+
+@transaction.atomic
+def count(*, product: Product, warehouse: Warehouse, counted: int, actor: Actor, reason: str = "") -> StockLevel:
+    """Stocktake: set on hand to what was counted; the difference becomes a movement."""
+    _check_quantity(counted, allow_zero=True)
+    level = _lock_level(product=product, warehouse=warehouse)
+    if counted < level.reserved:
+        raise StockBelowZero(
+            _("Counted %(counted)d of %(sku)s but %(reserved)d are reserved for orders: recount, or release "
+              "orders first.") % {"counted": counted, "sku": product.sku, "reserved": level.reserved},
+            fields={"counted": [_("Below the reserved quantity.")]},
+        )
+    if counted != level.on_hand:
+        _apply([(level, counted - level.on_hand, 0)], kind=Movement.COUNT, actor=actor,
+               reason=reason or _("Stocktake"))
+    return level
+
+
+@transaction.atomic
+def return_stock(*, product: Product, warehouse: Warehouse, quantity: int, actor: Actor, partner=None,
+                 reference: tuple[str, str] = ("", "")) -> StockLevel:
+    """Goods came back from a customer and are sellable again."""
+    _check_quantity(quantity)
+    level = _lock_level(product=product, warehouse=warehouse)
+    _apply([(level, quantity, 0)], kind=Movement.RETURN, actor=actor, partner=partner, reference=reference)
+    return level
+
+
+# --- Orders: reserve, release, ship --------------------------------------------------------------
+
+
+def _products_by_sku(skus: list[str]) -> dict[str, Product]:
+    products = {p.sku: p for p in Product.objects.filter(sku__in=set(skus), is_active=True)}
+    unknown = sorted(set(skus) - set(products))
+    if unknown:
+        raise UnknownSku(_("Unknown or inactive SKU: %(skus)s.") % {"skus": ", ".join(unknown)},
+                         fields={"sku": [_("Unknown SKU %(sku)s.") % {"sku": sku} for sku in unknown]}, skus=unknown)
+    return products
+
+
+@transaction.atomic
+def reserve(*, lines: list[LineRequest], partner, actor: Actor, reference: tuple[str, str],
+            allow_partial: bool = False) -> tuple[list[Allocation], dict[str, int]]:
+    """Hold stock for an order's lines, from one or several warehouses.
+
+    Returns the allocations and, with ``allow_partial``, the quantity missing per SKU
+    (backorder); otherwise any shortfall raises ``InsufficientStock`` listing what is available.
+    """
+    wanted: dict[str, int] = defaultdict(int)
+    for line in lines:
+        _check_quantity(line.quantity)
+        wanted[line.sku] += line.quantity
+    products = _products_by_sku(list(wanted))
+    by_product = {product.pk: sku for sku, product in products.items()}
+    # Locked in primary-key order: two orders never wait on each other crosswise (no deadlock).
+    levels = list(
+        StockLevel.objects.select_for_update(of=("self",)).select_related("warehouse")
+        .filter(product_id__in=by_product, warehouse__is_active=True).order_by("pk")
+    )
+    by_sku: dict[str, list[StockLevel]] = defaultdict(list)
+    for level in levels:
+        by_sku[by_product[level.product_id]].append(level)
+
+    allocations: list[Allocation] = []
+    changes: list[tuple[StockLevel, int, int]] = []
+    missing: dict[str, int] = {}
+    for sku, quantity in wanted.items():
+        # One warehouse when one can serve the whole line, the fullest first otherwise.
+        candidates = sorted(by_sku[sku], key=lambda level: (level.available < quantity, -level.available, level.pk))
+        remaining = quantity
+        for level in candidates:
+            take = min(remaining, level.available)
+            if take > 0:
+                changes.append((level, 0, take))
+                allocations.append(Allocation(sku, level.pk, level.warehouse.code, take))
+                remaining -= take
+            if remaining == 0:
+                break
+        if remaining:
+            missing[sku] = remaining
+    if missing and not allow_partial:
+        available = {sku: wanted[sku] - missing[sku] for sku in missing}
+        details = [{"sku": sku, "requested": wanted[sku], "available": available[sku]} for sku in sorted(missing)]
+        raise InsufficientStock(
+            "; ".join(_("%(sku)s: %(requested)d requested, %(available)d available") % line for line in details),
+            fields={"lines": [_("Not enough stock for %(sku)s: %(available)d available.") % line for line in details]},
+            lines=details,
+        )
+    if changes:
+        _apply(changes, kind=Movement.RESERVATION, actor=actor, partner=partner, reference=reference)
+    return allocations, missing
+
+
+def _locked(allocations: list[Allocation]) -> dict[int, StockLevel]:
+    ids = sorted({allocation.level_id for allocation in allocations})
+    return {level.pk: level for level in StockLevel.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
+
+
+@transaction.atomic
+def release(*, allocations: list[Allocation], actor: Actor, partner=None, reference: tuple[str, str],
+            reason: str = "") -> None:
+    """Give reserved units back to the available stock (order cancelled or changed)."""
+    if not allocations:
+        return
+    levels = _locked(allocations)
+    _apply([(levels[a.level_id], 0, -a.quantity) for a in allocations], kind=Movement.RELEASE, actor=actor,
+           partner=partner, reference=reference, reason=reason)
+
+
+@transaction.atomic
+def ship(*, allocations: list[Allocation], actor: Actor, partner=None, reference: tuple[str, str]) -> None:
+    """Units leave the warehouse: the reservation is consumed, on hand goes down."""
+    if not allocations:
+        return
+    levels = _locked(allocations)
+    _apply([(levels[a.level_id], -a.quantity, -a.quantity) for a in allocations], kind=Movement.SHIPMENT,
+           actor=actor, partner=partner, reference=reference)
+
+
+# --- Catalogue --------------------------------------------------------------------------------------
+
+
+def price_for(*, partner, product: Product) -> int:
+    """The partner's wholesale price excl. VAT in cents: the catalogue price less its plan's discount."""
+    from bigstock.money import round_cents
+    from subscriptions.services import current_subscription
+
+    subscription = current_subscription(partner) if partner is not None else None
+    if subscription is None or not subscription.plan.wholesale_discount:
+        return product.wholesale_price_cents
+    return round_cents(product.wholesale_price_cents * (1 - subscription.plan.wholesale_discount))
+
+
+@transaction.atomic
+def create_product(**fields) -> Product:
+    """A new catalogue product, with its (empty) feed row."""
+    product = Product(**fields)
+    product.full_clean()
+    product.save()
+    ProductAvailability.objects.create(product=product, sku=product.sku)
+    return product
