@@ -9,12 +9,14 @@ negative stock whatever happens.
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import F
 from django.utils.translation import gettext as _
 
 from bigstock.errors import Conflict, DomainError
+from bigstock.money import round_cents
 from partners.audit import Actor
 
 from .models import Product, ProductAvailability, StockLevel, StockMovement, Warehouse
@@ -262,15 +264,21 @@ def ship(*, allocations: list[Allocation], actor: Actor, partner=None, reference
 # --- Catalogue --------------------------------------------------------------------------------------
 
 
-def price_for(*, partner, product: Product) -> int:
-    """The partner's wholesale price excl. VAT in cents: the catalogue price less its plan's discount."""
-    from bigstock.money import round_cents
+def discount_for(partner) -> Decimal:
+    """The wholesale discount of the partner's plan (0 without a subscription). Look it up once per request."""
     from subscriptions.services import current_subscription
 
     subscription = current_subscription(partner) if partner is not None else None
-    if subscription is None or not subscription.plan.wholesale_discount:
-        return product.wholesale_price_cents
-    return round_cents(product.wholesale_price_cents * (1 - subscription.plan.wholesale_discount))
+    return subscription.plan.wholesale_discount if subscription is not None else Decimal("0")
+
+
+def discounted(price_cents: int, discount: Decimal) -> int:
+    return round_cents(price_cents * (1 - discount)) if discount else price_cents
+
+
+def price_for(*, partner, product: Product) -> int:
+    """The partner's wholesale price excl. VAT in cents: the catalogue price less its plan's discount."""
+    return discounted(product.wholesale_price_cents, discount_for(partner))
 
 
 @transaction.atomic
