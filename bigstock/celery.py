@@ -24,6 +24,9 @@ QUEUES = ("priority", "standard", "low", "billing", "webhooks", "default")
 
 # Task name patterns -> queue. Anything unmatched goes to "default".
 TASK_ROUTES = {
+    # process_order is sent to "priority" or "standard" by the dispatcher, per order.
+    "orders.tasks.dispatch_orders": {"queue": "default"},
+    "orders.tasks.sweep_orders": {"queue": "default"},
     "subscriptions.tasks.*": {"queue": "billing"},
     "bigstock.tasks.deliver_webhook": {"queue": "webhooks"},
     "bigstock.tasks.sweep_webhook_deliveries": {"queue": "webhooks"},
@@ -48,6 +51,7 @@ BEAT_SCHEDULE: dict = {
     "start-invoicing-run": {"task": "subscriptions.tasks.start_invoicing_run", "schedule": crontab(hour=0, minute=5)},
     "run-dunning": {"task": "subscriptions.tasks.run_dunning", "schedule": crontab(hour=7, minute=0)},
     "refresh-standings": {"task": "subscriptions.tasks.refresh_standings", "schedule": crontab(hour=2, minute=30)},
+    "sweep-orders": {"task": "orders.tasks.sweep_orders", "schedule": 15.0, "options": {"expires": 15}},
     "run-transition-campaign": {"task": "subscriptions.tasks.run_transition_campaign",
                                 "schedule": crontab(hour=9, minute=0)},
 }

@@ -24,6 +24,18 @@ EVENT_TYPES: dict[str, str] = {
     "invoice.paid": _("An invoice was paid in full."),
     "invoice.overdue": _("An invoice is past its due date."),
     "credit_note.issued": _("A credit note was issued."),
+    "order.created": _("An order was accepted and its stock reserved."),
+    "order.checking": _("Pre-shipment checks started."),
+    "order.on_hold": _("An order is on hold: the reason says what to do."),
+    "order.ready": _("An order passed its checks and waits for picking."),
+    "order.picking": _("An order is being picked."),
+    "order.packed": _("An order is packed."),
+    "order.shipped": _("An order has shipped."),
+    "order.delivered": _("An order was delivered."),
+    "order.cancelled": _("An order was cancelled and its stock released."),
+    "order.returned": _("An order came back."),
+    "shipment.created": _("A parcel left the warehouse, with its tracking number."),
+    "tracking.updated": _("The carrier reported news of a parcel."),
 }
 
 

@@ -308,5 +308,36 @@ BIGSTOCK_PAYMENT_TERMS_DAYS = env.int("BIGSTOCK_PAYMENT_TERMS_DAYS", default=15)
 BIGSTOCK_GRACE_DAYS = env.int("BIGSTOCK_GRACE_DAYS", default=14)
 BIGSTOCK_REMINDER_DAYS = [int(day) for day in env.list("BIGSTOCK_REMINDER_DAYS", default=["3", "7", "14"])]
 BIGSTOCK_LATE_PENALTY_RATE = env.str("BIGSTOCK_LATE_PENALTY_RATE", default="3 fois le taux d'intérêt légal")
+BIGSTOCK_SERVED_COUNTRIES = env.list(
+    "BIGSTOCK_SERVED_COUNTRIES",
+    default=["AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU", "IE", "IT", "LT", "LU", "LV", "MT", "NL", "PL", "PT", "RO", "SE", "SI", "SK", "CH", "GB", "MC", "NO"],
+)
+BIGSTOCK_ORDER_REVIEW_THRESHOLD_CENTS = env.int("BIGSTOCK_ORDER_REVIEW_THRESHOLD_CENTS", default=500_000)
+# Per carrier service: the heaviest parcel and the longest side accepted.
+BIGSTOCK_CARRIER_LIMITS = {
+    "standard": {"max_weight_g": 30_000, "max_side_mm": 1_200},
+    "express": {"max_weight_g": 20_000, "max_side_mm": 1_000},
+    "economy": {"max_weight_g": 30_000, "max_side_mm": 1_500},
+}
+BIGSTOCK_ORDER_QUEUE_DEPTH = env.int("BIGSTOCK_ORDER_QUEUE_DEPTH", default=20)
 BIGSTOCK_SUPPORT_EMAIL = env.str("BIGSTOCK_SUPPORT_EMAIL", default="support@bigstock.example")
 BIGSTOCK_WEBHOOKS_ALLOW_LOOPBACK = env.bool("BIGSTOCK_WEBHOOKS_ALLOW_LOOPBACK", default=False)
+
+# --- Stripe: the card and SEPA Direct Debit rail (not offered without keys) ------------
+
+STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
+STRIPE_PUBLISHABLE_KEY = env.str("STRIPE_PUBLISHABLE_KEY", default="")
+STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
+_stripe_keys = {"STRIPE_SECRET_KEY": STRIPE_SECRET_KEY, "STRIPE_PUBLISHABLE_KEY": STRIPE_PUBLISHABLE_KEY,
+                "STRIPE_WEBHOOK_SECRET": STRIPE_WEBHOOK_SECRET}
+if any(_stripe_keys.values()) and not all(_stripe_keys.values()):
+    _missing = ", ".join(name for name, value in _stripe_keys.items() if not value)
+    raise ImproperlyConfigured(f"The environment variable(s) {_missing} are required once one Stripe key is set")
+STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="https://api.stripe.com").rstrip("/")
+# Stripe.js comes from Stripe; an emulator serves its own at <base>/js.stripe.com/v3/.
+STRIPE_JS_URL = env.str("STRIPE_JS_URL", default="https://js.stripe.com/v3/" if STRIPE_API_BASE == "https://api.stripe.com"
+                        else f"{STRIPE_API_BASE}/js.stripe.com/v3/")
+STRIPE_TIMEOUT_S = env.int("STRIPE_TIMEOUT_S", default=20)
+STRIPE_RETRY_DAYS = [int(day) for day in env.list("STRIPE_RETRY_DAYS", default=["3", "5", "7"])]
+STRIPE_RECONCILE_AFTER_MINUTES = env.int("STRIPE_RECONCILE_AFTER_MINUTES", default=30)
+STRIPE_ALERT_EMAIL = env.str("STRIPE_ALERT_EMAIL", default=BIGSTOCK_SELLER["email"])

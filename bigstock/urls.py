@@ -11,6 +11,7 @@ api_v1 = (
         path("schema/", SpectacularAPIView.as_view(), name="schema"),
         path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
         path("", include("partners.api_urls")),
+        path("", include("subscriptions.api_urls")),
         re_path(r"^.*$", api.api_not_found),
     ],
     "api",
@@ -24,6 +25,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("billing/", include("subscriptions.urls")),
     path("", include("partners.urls")),
 ]
 

@@ -7,3 +7,10 @@ class OrdersConfig(AppConfig):
 
     name = "orders"
     verbose_name = _("Orders")
+
+    def ready(self) -> None:
+        from subscriptions.signals import standing_changed
+
+        from . import receivers
+
+        standing_changed.connect(receivers.on_standing_changed, dispatch_uid="orders.release_held")

@@ -1,1 +1,242 @@
-"""Models arrive with the issue that builds this app (see DESIGN.md §3)."""
+"""Orders of partners' end customers: lines, reservations, pre-shipment checks, timeline,
+shipments and tracking. The state machine is in ``orders.states``."""
+
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from django_countries.fields import CountryField
+
+from bigstock.ids import public_id_field
+from bigstock.tenancy import PartnerOwned
+
+
+class Status(models.TextChoices):
+    SUBMITTED = "submitted", _("Submitted")
+    CHECKING = "checking", _("Checking")
+    ON_HOLD = "on_hold", _("On hold")
+    READY = "ready", _("Ready")
+    PICKING = "picking", _("Picking")
+    PACKED = "packed", _("Packed")
+    SHIPPED = "shipped", _("Shipped")
+    DELIVERED = "delivered", _("Delivered")
+    CANCELLED = "cancelled", _("Cancelled")
+    RETURNED = "returned", _("Returned")
+
+
+class CarrierService(models.TextChoices):
+    STANDARD = "standard", _("Standard")
+    EXPRESS = "express", _("Express")
+    ECONOMY = "economy", _("Economy")
+
+
+class DispatchState(models.TextChoices):
+    """Where the order is in the processing queues (the database is the record of what waits)."""
+
+    WAITING = "waiting", _("Waiting for a worker")
+    HELD = "held", _("Held: partner standing")
+    QUEUED = "queued", _("Queued")
+    DONE = "done", _("Processed")
+
+
+class Order(PartnerOwned):
+    public_id = public_id_field("ord")
+    reference = models.CharField(_("your reference"), max_length=64)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.SUBMITTED,
+                              db_index=True)
+    ship_to_name = models.CharField(_("recipient name"), max_length=200)
+    ship_to_company = models.CharField(_("company"), max_length=200, blank=True)
+    ship_to_line1 = models.CharField(_("address"), max_length=200)
+    ship_to_line2 = models.CharField(_("address (continued)"), max_length=200, blank=True)
+    ship_to_postcode = models.CharField(_("postcode"), max_length=20)
+    ship_to_city = models.CharField(_("city"), max_length=100)
+    ship_to_country = CountryField(_("country"))
+    ship_to_phone = models.CharField(_("phone"), max_length=30, blank=True)
+    ship_to_email = models.EmailField(_("email"), blank=True)
+    notes = models.TextField(_("notes"), blank=True)
+    carrier_service = models.CharField(_("carrier service"), max_length=10, choices=CarrierService.choices,
+                                       default=CarrierService.STANDARD)
+    backorder = models.BooleanField(_("backorder missing quantities"), default=False)
+    source = models.CharField(max_length=10, default="api")  # api, portal, csv
+    currency = models.CharField(max_length=3, default="EUR")
+    subtotal_cents = models.PositiveIntegerField(default=0)
+    # Processing: which queue, and when each step happened (the delays are measured from these).
+    dispatch_state = models.CharField(max_length=8, choices=DispatchState.choices, default=DispatchState.WAITING)
+    queue = models.CharField(max_length=10, blank=True)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    submitted_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    checked_at = models.DateTimeField(null=True, blank=True)
+    shipped_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    created_by_label = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("order")
+        verbose_name_plural = _("orders")
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["partner", "reference"], name="order_unique_partner_reference"),
+        ]
+        indexes = [
+            models.Index(fields=["dispatch_state", "partner", "created_at"], name="order_dispatch"),
+            models.Index(fields=["partner", "status", "created_at"], name="order_partner_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference} ({self.public_id})"
+
+
+class OrderLine(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    product = models.ForeignKey("inventory.Product", on_delete=models.PROTECT, related_name="+")
+    sku = models.CharField(max_length=64)
+    quantity = models.PositiveIntegerField()
+    quantity_reserved = models.PositiveIntegerField(default=0)
+    quantity_shipped = models.PositiveIntegerField(default=0)
+    unit_price_cents = models.PositiveIntegerField(help_text=_("The partner's price at submission, frozen."))
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="order_line_positive"),
+            models.CheckConstraint(condition=Q(quantity_reserved__lte=models.F("quantity")),
+                                   name="order_line_reserved_within_quantity"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x {self.sku}"
+
+    @property
+    def amount_cents(self) -> int:
+        return self.quantity * self.unit_price_cents
+
+    @property
+    def quantity_backordered(self) -> int:
+        return self.quantity - self.quantity_reserved
+
+
+class Reservation(models.Model):
+    """Units of a line held in one warehouse: released on cancel, consumed when shipped."""
+
+    class State(models.TextChoices):
+        HELD = "held", _("Held")
+        RELEASED = "released", _("Released")
+        SHIPPED = "shipped", _("Shipped")
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="reservations")
+    line = models.ForeignKey(OrderLine, on_delete=models.CASCADE, related_name="reservations")
+    level = models.ForeignKey("inventory.StockLevel", on_delete=models.PROTECT, related_name="+")
+    warehouse_code = models.CharField(max_length=20)
+    quantity = models.PositiveIntegerField()
+    state = models.CharField(max_length=8, choices=State.choices, default=State.HELD)
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x {self.line.sku} @ {self.warehouse_code} ({self.state})"
+
+
+class CheckResult(models.Model):
+    """One pre-shipment check's outcome for one run of the checks on an order."""
+
+    class Severity(models.TextChoices):
+        BLOCK = "block", _("Blocks the order")
+        WARN = "warn", _("Warning")
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="check_results")
+    run = models.PositiveSmallIntegerField(default=1)
+    check_name = models.CharField(max_length=40)
+    code = models.CharField(max_length=40)
+    passed = models.BooleanField()
+    severity = models.CharField(max_length=5, choices=Severity.choices)
+    params = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-run", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.check_name}: {self.code}"
+
+    @property
+    def message(self) -> str:
+        from .checks import message_for
+
+        return message_for(self.code, self.params)
+
+    @property
+    def action(self) -> str:
+        from .checks import action_for
+
+        return action_for(self.code, self.params)
+
+
+class OrderEvent(models.Model):
+    """The order's timeline: every transition with who, when and why."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="timeline")
+    from_status = models.CharField(max_length=10, blank=True)
+    to_status = models.CharField(max_length=10)
+    actor_label = models.CharField(max_length=200)
+    reason = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.from_status} → {self.to_status}"
+
+
+class Shipment(PartnerOwned):
+    public_id = public_id_field("shp")
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="shipments")
+    warehouse_code = models.CharField(max_length=20)
+    carrier = models.CharField(_("carrier"), max_length=60)
+    service = models.CharField(_("service"), max_length=10, choices=CarrierService.choices,
+                               default=CarrierService.STANDARD)
+    tracking_number = models.CharField(_("tracking number"), max_length=100)
+    tracking_url = models.URLField(_("tracking URL"), blank=True)
+    weight_g = models.PositiveIntegerField(_("weight (g)"), default=0)
+    shipped_at = models.DateTimeField(auto_now_add=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("shipment")
+        verbose_name_plural = _("shipments")
+        ordering = ["shipped_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.carrier} {self.tracking_number}"
+
+
+class ShipmentLine(models.Model):
+    shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, related_name="lines")
+    line = models.ForeignKey(OrderLine, on_delete=models.PROTECT, related_name="shipment_lines")
+    quantity = models.PositiveIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x {self.line.sku}"
+
+
+class TrackingEvent(models.Model):
+    class Kind(models.TextChoices):
+        IN_TRANSIT = "in_transit", _("In transit")
+        OUT_FOR_DELIVERY = "out_for_delivery", _("Out for delivery")
+        DELIVERED = "delivered", _("Delivered")
+        EXCEPTION = "exception", _("Delivery problem")
+
+    shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, related_name="tracking")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    description = models.CharField(max_length=300, blank=True)
+    location = models.CharField(max_length=200, blank=True)
+    occurred_at = models.DateTimeField()
+    source = models.CharField(max_length=20, default="staff")  # staff, api, carrier
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["occurred_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.occurred_at}"

@@ -1,7 +1,7 @@
 """Who may do what: the one place role rules live. Views, API and services ask ``can()``
 or call ``require()``; nothing else compares roles."""
 
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _
 
 from bigstock.errors import Forbidden
 

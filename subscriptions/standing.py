@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from bigstock import events
 from partners.models import Partner
 
+from . import signals
 from .models import Standing, Subscription
 
 
@@ -66,5 +67,7 @@ def refresh(*, partner: Partner, today: dt.date | None = None) -> Standing:
             standing.changed_at = timezone.now()
             events.publish(partner=partner, type="standing.changed",
                            data={"standing": level, "previous": previous, "reason": reason})
+            transaction.on_commit(lambda: signals.standing_changed.send(
+                sender=Standing, partner_id=partner.pk, previous=previous, level=level))
         standing.save()
     return standing

@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import factory
+import factory.random
 from allauth.account.models import EmailAddress
 from django.utils import timezone
 
@@ -173,3 +174,18 @@ def make_product(sku=None, *, stock=None, **fields):
     for warehouse, quantity in (stock or {}).items():
         inventory.receive(product=product, warehouse=warehouse, quantity=quantity, actor=SYSTEM)
     return product
+
+
+SHIP_TO = {"name": "Jeanne Martin", "line1": "5 rue des Lilas", "postcode": "69003", "city": "Lyon", "country": "FR",
+           "phone": "+33612345678", "email": "jeanne@example.com"}
+
+
+def submit(partner, *lines, reference=None, ship_to=None, **kwargs):
+    """An order through the service: ``submit(partner, ("SKU", 2), ...)``."""
+    from orders import services as orders
+    from partners.audit import SYSTEM
+
+    return orders.submit_order(
+        partner=partner, reference=reference or f"REF-{factory.random.randgen.randint(10**6, 10**7)}",
+        ship_to={**SHIP_TO, **(ship_to or {})}, lines=[orders.LineIn(sku, quantity) for sku, quantity in lines],
+        actor=SYSTEM, **kwargs)

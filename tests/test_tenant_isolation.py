@@ -31,10 +31,12 @@ from bigstock import api as bigstock_api
 from bigstock.models import PartnerEvent, WebhookAttempt
 from partners import audit
 from partners.models import Partner, Role, User
+from subscriptions import services as billing
 from tests.factories import (
     InvitationFactory,
     MembershipFactory,
     PartnerFactory,
+    PlanFactory,
     WebhookAttemptFactory,
     WebhookDeliveryFactory,
     WebhookEndpointFactory,
@@ -54,6 +56,8 @@ EXCLUDED_NAMES = {"api:root"}
 NOT_PARTNER_SCOPED = {
     "partners:invitation": "public by its secret token: whoever holds the link may accept it (tested in "
                            "tests/partners/test_views_team.py); no partner is calling",
+    "subscriptions:change_plan": "its kwarg is a plan, a public offer no partner owns; the change applies to the "
+                                 "caller's own subscription (tested in tests/subscriptions/test_views.py)",
 }
 
 WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
@@ -142,12 +146,17 @@ def build_world() -> World:
     delivery = WebhookDeliveryFactory(endpoint=endpoint)
     WebhookAttemptFactory(delivery=delivery)
     audit.record(actor=audit.Actor(user=owner.user), action="partner.updated", partner=partner, target=partner)
+    subscription = billing.subscribe(partner=partner, plan=PlanFactory(), actor=audit.SYSTEM)
+    invoice = subscription.invoices.get()
+    credit_note = billing.issue_credit_note(invoice=invoice, subtotal_cents=100, reason="goodwill",
+                                            description="Geste commercial", actor=audit.SYSTEM)
     # Settled: the event feed lists events a few seconds after they happen.
     PartnerEvent.objects.filter(partner=partner).update(created_at=delivery.event.created_at - timedelta(minutes=5))
     return World(
         partner=partner, owner=owner, member=MembershipFactory(partner=partner, role=Role.MEMBER), key=key,
         secret=secret, endpoint=endpoint, delivery=delivery,
         invitation=InvitationFactory(partner=partner, invited_by=owner.user),
+        extra={"invoice": invoice, "credit_note": credit_note},
     )
 
 
@@ -172,6 +181,10 @@ CASES: dict[str, Case] = {
     "api:webhook-endpoint-deliveries": Case(kwargs=lambda a: {"id": a.endpoint.public_id}),
     "api:webhook-delivery-detail": Case(kwargs=lambda a: {"id": a.delivery.public_id}),
     "api:webhook-delivery-redeliver": Case(kwargs=lambda a: {"id": a.delivery.public_id}),
+    "api:invoice-detail": Case(kwargs=lambda a: {"id": a.extra["invoice"].public_id}),
+    "api:invoice-pdf": Case(kwargs=lambda a: {"id": a.extra["invoice"].public_id}),
+    "api:credit-note-detail": Case(kwargs=lambda a: {"id": a.extra["credit_note"].public_id}),
+    "api:credit-note-pdf": Case(kwargs=lambda a: {"id": a.extra["credit_note"].public_id}),
     # Portal
     "partners:revoke_invitation": Case(kwargs=lambda a: {"public_id": a.invitation.public_id}),
     "partners:revoke_api_key": Case(kwargs=lambda a: {"public_id": a.key.public_id}),
@@ -185,6 +198,9 @@ CASES: dict[str, Case] = {
     "partners:redeliver_webhook": Case(
         kwargs=lambda a: {"public_id": a.endpoint.public_id, "delivery_id": a.delivery.public_id}
     ),
+    "subscriptions:invoice": Case(kwargs=lambda a: {"public_id": a.extra["invoice"].public_id}),
+    "subscriptions:invoice_pdf": Case(kwargs=lambda a: {"public_id": a.extra["invoice"].public_id}),
+    "subscriptions:credit_note_pdf": Case(kwargs=lambda a: {"public_id": a.extra["credit_note"].public_id}),
 }
 
 # Routes without kwargs that act on an object named in the body or the query.

@@ -19,7 +19,7 @@ def _public_dns(monkeypatch):
 
 def call(client, secret, method="post"):
     return getattr(client, method)("/api/v1/webhook-endpoints", ENDPOINT, content_type="application/json",
-                                   HTTP_AUTHORIZATION=f"Bearer {secret}")
+                                   HTTP_AUTHORIZATION=f"Bearer {secret}", HTTP_ACCEPT_LANGUAGE="en")
 
 
 def test_after_the_transition_a_partner_without_subscription_reads_but_cannot_write(client, settings):
