@@ -1,9 +1,10 @@
-"""The API's building blocks: the base view behaviour every endpoint shares
+"""The API's building blocks: the error format as documented in the schema, the base view behaviour every endpoint shares
 (idempotency keys, the error format), the API root and the JSON 404 for unknown URLs."""
 
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import extend_schema
-from rest_framework import views, viewsets
+from django.utils.translation import gettext_lazy
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from rest_framework import serializers, views, viewsets
 from rest_framework.decorators import api_view, permission_classes
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -84,3 +85,81 @@ def api_root(request):
 
 def api_not_found(request, *args, **kwargs):
     return json_error(request, "not_found", _("No API endpoint at this address."), 404)
+
+
+# --- Conventions shared by every serializer below ----------------------------------------
+
+
+class PublicIdField(serializers.CharField):
+    """The object's public id (``whe_...``) as ``id``: database ids never leave the server."""
+
+    def __init__(self, **kwargs):
+        super().__init__(source="public_id", read_only=True, **kwargs)
+
+
+# --- The error format, as documented in the schema -----------------------------------------
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    code = serializers.CharField(
+        help_text=gettext_lazy("Stable, machine-readable: `api_key_revoked`, `not_found`...")
+    )
+    message = serializers.CharField(help_text=gettext_lazy("For a person, in the request's language."))
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text=gettext_lazy("Field name → messages, when fields were refused."),
+    )
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = ErrorDetailSerializer()
+
+
+_ERROR_DESCRIPTIONS = {
+    400: gettext_lazy(
+        "Invalid request: `invalid` with one entry per refused field, or a business rule's code."
+    ),
+    401: gettext_lazy(
+        "No valid credentials: `not_authenticated`, `api_key_unknown`, `api_key_revoked`, `api_key_expired`."
+    ),
+    403: gettext_lazy("`permission_denied`: the key lacks the scope, or the user's role does not allow it."),
+    404: gettext_lazy("`not_found`: no such object for the calling partner."),
+    409: gettext_lazy(
+        "Conflict with the current state: `duplicate_reference`, `insufficient_stock`, "
+        "`idempotency_key_in_use`..."
+    ),
+    422: gettext_lazy("`idempotency_key_reused`: the same Idempotency-Key was sent with another request."),
+    429: gettext_lazy("`throttled`: too many requests; `retry_after_s` says when to retry."),
+}
+_ERROR_EXAMPLES = {
+    401: OpenApiExample(
+        "Revoked key",
+        status_codes=["401"],
+        response_only=True,
+        value={
+            "error": {
+                "code": "api_key_revoked",
+                "fields": {},
+                "message": "This API key was revoked. Create a new one in the portal.",
+            }
+        },
+    ),
+    404: OpenApiExample(
+        "Unknown id",
+        status_codes=["404"],
+        response_only=True,
+        value={"error": {"code": "not_found", "message": "Not found.", "fields": {}}},
+    ),
+}
+
+
+def error_responses(*statuses: int) -> dict:
+    """The schema's ``responses`` entries for these error statuses (401, 403, 429 always)."""
+    return {
+        code: OpenApiResponse(ErrorSerializer, description=_ERROR_DESCRIPTIONS[code])
+        for code in sorted({401, 403, 429, *statuses})
+    }
+
+
+def error_examples(*statuses: int) -> list[OpenApiExample]:
+    return [_ERROR_EXAMPLES[code] for code in sorted({401, *statuses}) if code in _ERROR_EXAMPLES]

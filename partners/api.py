@@ -15,7 +15,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
-    OpenApiResponse,
     extend_schema,
     extend_schema_field,
     extend_schema_view,
@@ -26,71 +25,19 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from bigstock import events
-from bigstock.api import BaseAPIView, PartnerScopedViewSet
+from bigstock.api import (
+    BaseAPIView,
+    PartnerScopedViewSet,
+    PublicIdField,
+    error_examples,
+    error_responses,
+)
 from bigstock.errors import DomainError
 from bigstock.models import PartnerEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 from . import services
 from .audit import Actor
 from .models import LegalForm, Membership, Partner
-
-# --- Conventions shared by every serializer below ----------------------------------------
-
-
-class PublicIdField(serializers.CharField):
-    """The object's public id (``whe_...``) as ``id``: database ids never leave the server."""
-
-    def __init__(self, **kwargs):
-        super().__init__(source="public_id", read_only=True, **kwargs)
-
-
-# --- The error format, as documented in the schema -----------------------------------------
-
-
-class ErrorDetailSerializer(serializers.Serializer):
-    code = serializers.CharField(help_text=gettext_lazy("Stable, machine-readable: `api_key_revoked`, `not_found`..."))
-    message = serializers.CharField(help_text=gettext_lazy("For a person, in the request's language."))
-    fields = serializers.DictField(
-        child=serializers.ListField(child=serializers.CharField()),
-        help_text=gettext_lazy("Field name → messages, when fields were refused."),
-    )
-
-
-class ErrorSerializer(serializers.Serializer):
-    error = ErrorDetailSerializer()
-
-
-_ERROR_DESCRIPTIONS = {
-    400: gettext_lazy("Invalid request: `invalid` with one entry per refused field, or a business rule's code."),
-    401: gettext_lazy("No valid credentials: `not_authenticated`, `api_key_unknown`, `api_key_revoked`, "
-                      "`api_key_expired`."),
-    403: gettext_lazy("`permission_denied`: the key lacks the scope, or the user's role does not allow it."),
-    404: gettext_lazy("`not_found`: no such object for the calling partner."),
-    429: gettext_lazy("`throttled`: too many requests; `retry_after_s` says when to retry."),
-}
-_ERROR_EXAMPLES = {
-    401: OpenApiExample(
-        "Revoked key", status_codes=["401"], response_only=True,
-        value={"error": {"code": "api_key_revoked", "fields": {},
-                         "message": "This API key was revoked. Create a new one in the portal."}},
-    ),
-    404: OpenApiExample(
-        "Unknown id", status_codes=["404"], response_only=True,
-        value={"error": {"code": "not_found", "message": "Not found.", "fields": {}}},
-    ),
-}
-
-
-def error_responses(*statuses: int) -> dict:
-    """The schema's ``responses`` entries for these error statuses (401, 403, 429 always)."""
-    return {
-        code: OpenApiResponse(ErrorSerializer, description=_ERROR_DESCRIPTIONS[code])
-        for code in sorted({401, 403, 429, *statuses})
-    }
-
-
-def error_examples(*statuses: int) -> list[OpenApiExample]:
-    return [_ERROR_EXAMPLES[code] for code in sorted({401, *statuses}) if code in _ERROR_EXAMPLES]
 
 
 class ApiKeyScheme(OpenApiAuthenticationExtension):

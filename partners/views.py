@@ -17,7 +17,7 @@ from django.views.generic import FormView, ListView, TemplateView
 from bigstock.errors import DomainError
 from bigstock.models import WebhookDelivery, WebhookEndpoint
 
-from . import roles, services
+from . import services
 from .audit import Actor
 from .forms import (
     ApiKeyForm,
@@ -31,85 +31,15 @@ from .forms import (
 )
 from .middleware import SESSION_KEY
 from .models import ApiKey, AuditLogEntry, Invitation, Membership, User
-from .portal import PartnerPortalMixin
+from .portal import (
+    PortalAction,
+    PortalFormPage,
+    PortalPage,
+    no_store,
+    show_validation_error,
+)
 
 RECENT_DELIVERIES = 25
-
-
-def _show_validation_error(form, error: ValidationError) -> None:
-    """A model's ``full_clean()`` errors next to the form's fields (the others above the form)."""
-    if not hasattr(error, "error_dict"):
-        form.add_error(None, error)
-        return
-    for field, field_errors in error.error_dict.items():
-        form.add_error(field if field in form.fields else None, field_errors)
-
-
-def _no_store(response):
-    """Pages showing a secret once must not be kept by the browser or a proxy."""
-    response["Cache-Control"] = "no-store"
-    return response
-
-
-class PortalPage(PartnerPortalMixin):
-    """A portal page: its template knows the partner, the membership and what the role allows."""
-
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        context.update(
-            partner=self.partner,
-            membership=self.membership,
-            can={permission: roles.can(self.membership, permission) for permission in roles.PERMISSIONS},
-        )
-        return context
-
-
-class PortalFormPage(PortalPage, FormView):
-    """A page with one form whose submission calls one service (``submit``)."""
-
-    success_message = ""
-
-    def submit(self, form):
-        raise NotImplementedError
-
-    def form_valid(self, form):
-        try:
-            response = self.submit(form)
-        except ValidationError as error:
-            _show_validation_error(form, error)
-            return self.form_invalid(form)
-        except DomainError as error:
-            self.domain_error(error, form)
-            return self.form_invalid(form)
-        if self.success_message:
-            messages.success(self.request, self.success_message)
-        return response or redirect(self.get_success_url())
-
-
-class PortalAction(PartnerPortalMixin, View):
-    """A button: one POST, one service call, a message, back to a page."""
-
-    http_method_names = ["post"]
-    redirect_to = "partners:dashboard"
-
-    def get_object(self):
-        return get_object_or_404(self.get_queryset(), public_id=self.kwargs["public_id"])
-
-    def perform(self) -> str:
-        """Call the service; return the success message."""
-        raise NotImplementedError
-
-    def get_redirect_url(self) -> str:
-        return reverse(self.redirect_to)
-
-    def post(self, request, *args, **kwargs):
-        try:
-            message = self.perform()
-        except DomainError as error:
-            self.domain_error(error)
-        else:
-            messages.success(request, message)
-        return redirect(self.get_redirect_url())
 
 
 # --- The business -------------------------------------------------------------------------
@@ -134,7 +64,7 @@ class OnboardingView(LoginRequiredMixin, FormView):
                 owner=self.request.user, actor=Actor.from_request(self.request), **form.cleaned_data
             )
         except ValidationError as error:
-            _show_validation_error(form, error)
+            show_validation_error(form, error)
             return self.form_invalid(form)
         self.request.session[SESSION_KEY] = partner.public_id
         messages.success(self.request, _("Your business is registered. BigStock will review it shortly."))
@@ -331,7 +261,7 @@ class ApiKeysView(PortalFormPage):
             partner=self.partner, membership=self.membership, name=form.cleaned_data["name"],
             scopes=form.cleaned_data["scopes"], expires_at=form.expires_at(), actor=self.actor,
         )
-        return _no_store(render(self.request, "partners/api_key_created.html", {"key": key, "secret": secret}))
+        return no_store(render(self.request, "partners/api_key_created.html", {"key": key, "secret": secret}))
 
 
 class RevokeApiKeyView(PortalAction):
@@ -360,7 +290,7 @@ class WebhooksView(PortalFormPage):
         endpoint, secret = services.create_webhook_endpoint(
             partner=self.partner, membership=self.membership, actor=self.actor, **form.cleaned_data
         )
-        return _no_store(render(self.request, "partners/webhook_created.html", {"endpoint": endpoint, "secret": secret}))
+        return no_store(render(self.request, "partners/webhook_created.html", {"endpoint": endpoint, "secret": secret}))
 
 
 class WebhookView(PortalFormPage):

@@ -22,8 +22,14 @@ from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
-from bigstock.api import BaseAPIView, PartnerScopedViewSet
-from partners.api import ErrorSerializer, PublicIdField, error_examples, error_responses
+from bigstock.api import (
+    BaseAPIView,
+    ErrorSerializer,
+    PartnerScopedViewSet,
+    PublicIdField,
+    error_examples,
+    error_responses,
+)
 
 from . import services
 from .models import CreditNote, Invoice, InvoiceLine, Payment, Plan, Subscription

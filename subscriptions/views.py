@@ -18,8 +18,7 @@ from django.views import View
 from django.views.generic import DetailView, ListView, TemplateView
 
 from bigstock.errors import DomainError
-from partners.portal import PartnerPortalMixin
-from partners.views import PortalAction, PortalPage
+from partners.portal import PartnerPortalMixin, PortalAction, PortalPage
 
 from . import documents, periods, selectors, services, standing
 from .forms import SubscribeForm
