@@ -22,7 +22,7 @@ def test_owner_logs_in_and_invites_a_teammate(page: Page, live_server):
     )
 
     page.goto(live_server.url + "/accounts/login/")
-    page.get_by_label("Courriel").fill(owner.user.email)
+    page.get_by_label("E-mail").fill(owner.user.email)
     page.get_by_label("Mot de passe").fill(PASSWORD)
     page.get_by_role("button", name="Connexion").click()
     expect(page).to_have_url(live_server.url + "/")
