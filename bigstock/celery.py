@@ -28,6 +28,7 @@ TASK_ROUTES = {
     "orders.tasks.dispatch_orders": {"queue": "default"},
     "orders.tasks.sweep_orders": {"queue": "default"},
     "subscriptions.tasks.*": {"queue": "billing"},
+    "subscriptions.stripe.tasks.*": {"queue": "billing"},
     "bigstock.tasks.deliver_webhook": {"queue": "webhooks"},
     "bigstock.tasks.sweep_webhook_deliveries": {"queue": "webhooks"},
     "bigstock.tasks.*": {"queue": "default"},
@@ -54,6 +55,18 @@ BEAT_SCHEDULE: dict = {
     "sweep-orders": {"task": "orders.tasks.sweep_orders", "schedule": 15.0, "options": {"expires": 15}},
     "run-transition-campaign": {"task": "subscriptions.tasks.run_transition_campaign",
                                 "schedule": crontab(hour=9, minute=0)},
+    # Support: escalate tickets close to or past their SLA; close resolved ones left without a reply.
+    "escalate-support-tickets": {"task": "support.tasks.escalate_tickets", "schedule": 300.0,
+                                 "options": {"expires": 300}},
+    "close-resolved-tickets": {"task": "support.tasks.close_resolved_tickets", "schedule": crontab(minute=40)},
+    # Stock changes of the last window become ONE stock.changed event per subscribed partner.
+    "publish-stock-changes": {"task": "inventory.feed_tasks.publish_stock_changes", "schedule": 10.0,
+                              "options": {"expires": 10}},
+    # Stock: the reorder list reaches stock staff before the morning's supplier orders.
+    "send-reorder-list": {"task": "inventory.tasks.send_reorder_list", "schedule": crontab(hour=6, minute=30)},
+    # Stripe: attempts without outcome read back, dunning retries, lost webhooks and refunds.
+    "sweep-stripe-payments": {"task": "subscriptions.stripe.tasks.sweep_stripe_payments", "schedule": 600.0,
+                              "options": {"expires": 600}},
 }
 
 

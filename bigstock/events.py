@@ -24,6 +24,7 @@ EVENT_TYPES: dict[str, str] = {
     "invoice.paid": _("An invoice was paid in full."),
     "invoice.overdue": _("An invoice is past its due date."),
     "credit_note.issued": _("A credit note was issued."),
+    "stock.changed": _("Availability changed: the SKUs with their new availability, batched every few seconds."),
     "order.created": _("An order was accepted and its stock reserved."),
     "order.checking": _("Pre-shipment checks started."),
     "order.on_hold": _("An order is on hold: the reason says what to do."),
@@ -36,6 +37,9 @@ EVENT_TYPES: dict[str, str] = {
     "order.returned": _("An order came back."),
     "shipment.created": _("A parcel left the warehouse, with its tracking number."),
     "tracking.updated": _("The carrier reported news of a parcel."),
+    "ticket.created": _("A support ticket was opened."),
+    "ticket.replied": _("A message was added to a support ticket (by you or by BigStock)."),
+    "ticket.resolved": _("BigStock resolved a support ticket."),
 }
 
 

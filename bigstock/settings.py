@@ -254,6 +254,9 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {"OrderStatusEnum": "orders.models.Status", "TicketStatusEnum": "support.models.Status",
+                            "TicketCategoryEnum": "support.models.Category",
+                            "TicketPriorityEnum": "support.models.Priority"},
 }
 IDEMPOTENCY_KEY_TTL_HOURS = 24
 
@@ -323,6 +326,46 @@ BIGSTOCK_ORDER_QUEUE_DEPTH = env.int("BIGSTOCK_ORDER_QUEUE_DEPTH", default=20)
 BIGSTOCK_SUPPORT_EMAIL = env.str("BIGSTOCK_SUPPORT_EMAIL", default="support@bigstock.example")
 BIGSTOCK_WEBHOOKS_ALLOW_LOOPBACK = env.bool("BIGSTOCK_WEBHOOKS_ALLOW_LOOPBACK", default=False)
 
+# --- Support: business hours in Europe/Paris, SLA fallbacks, attachments, email -----------
+
+
+def _time_ranges(name: str, default: str) -> list[tuple[int, int]]:
+    """``09:00-12:30,13:30-18:00`` -> minutes after midnight, ``24:00`` allowed as an end."""
+    ranges = []
+    for part in env.list(name, default=default.split(",")):
+        try:
+            start, end = (int(h) * 60 + int(m) for h, m in (t.strip().split(":") for t in part.split("-")))
+        except ValueError:
+            raise ImproperlyConfigured(f"The environment variable {name} must look like 09:00-18:00, not {part!r}") from None
+        if not 0 <= start < end <= 24 * 60:
+            raise ImproperlyConfigured(f"The environment variable {name} has an empty or impossible range {part!r}")
+        ranges.append((start, end))
+    return sorted(ranges)
+
+
+BIGSTOCK_SUPPORT_BUSINESS_HOURS = _time_ranges("BIGSTOCK_SUPPORT_BUSINESS_HOURS", "09:00-18:00")
+BIGSTOCK_SUPPORT_BUSINESS_DAYS = [int(day) for day in env.list("BIGSTOCK_SUPPORT_BUSINESS_DAYS",
+                                                               default=["1", "2", "3", "4", "5"])]
+if not BIGSTOCK_SUPPORT_BUSINESS_DAYS or not set(BIGSTOCK_SUPPORT_BUSINESS_DAYS) <= set(range(1, 8)):
+    raise ImproperlyConfigured("The environment variable BIGSTOCK_SUPPORT_BUSINESS_DAYS lists ISO weekdays, 1 (Monday) to 7")
+BIGSTOCK_SUPPORT_FRENCH_HOLIDAYS = env.bool("BIGSTOCK_SUPPORT_FRENCH_HOLIDAYS", default=True)
+try:
+    BIGSTOCK_SUPPORT_HOLIDAYS = [date.fromisoformat(raw.strip()) for raw in env.list("BIGSTOCK_SUPPORT_HOLIDAYS", default=[])]
+except ValueError:
+    raise ImproperlyConfigured("The environment variable BIGSTOCK_SUPPORT_HOLIDAYS lists dates as YYYY-MM-DD") from None
+BIGSTOCK_SUPPORT_DEFAULT_FIRST_RESPONSE_HOURS = env.int("BIGSTOCK_SUPPORT_DEFAULT_FIRST_RESPONSE_HOURS", default=48)
+BIGSTOCK_SUPPORT_DEFAULT_RESOLUTION_HOURS = env.int("BIGSTOCK_SUPPORT_DEFAULT_RESOLUTION_HOURS", default=120)
+BIGSTOCK_SUPPORT_ESCALATE_BEFORE_HOURS = env.float("BIGSTOCK_SUPPORT_ESCALATE_BEFORE_HOURS", default=2.0)
+BIGSTOCK_SUPPORT_AUTO_CLOSE_DAYS = env.int("BIGSTOCK_SUPPORT_AUTO_CLOSE_DAYS", default=7)
+BIGSTOCK_SUPPORT_REOPEN_DAYS = env.int("BIGSTOCK_SUPPORT_REOPEN_DAYS", default=30)
+BIGSTOCK_SUPPORT_MAX_ATTACHMENT_BYTES = env.int("BIGSTOCK_SUPPORT_MAX_ATTACHMENT_BYTES", default=10 * 1024 * 1024)
+BIGSTOCK_SUPPORT_MAX_ATTACHMENTS = env.int("BIGSTOCK_SUPPORT_MAX_ATTACHMENTS", default=5)
+# Attachments are private: stored outside MEDIA_ROOT's public URL, served only by a view that checks access.
+BIGSTOCK_SUPPORT_ATTACHMENTS_DIR = env.str("BIGSTOCK_SUPPORT_ATTACHMENTS_DIR", default="")
+BIGSTOCK_SUPPORT_TEAM_EMAIL = env.str("BIGSTOCK_SUPPORT_TEAM_EMAIL", default="support-team@bigstock.example")
+BIGSTOCK_SUPPORT_LEAD_EMAIL = env.str("BIGSTOCK_SUPPORT_LEAD_EMAIL", default="support-lead@bigstock.example")
+BIGSTOCK_SUPPORT_INBOUND_SECRET = env.str("BIGSTOCK_SUPPORT_INBOUND_SECRET", default="")
+
 # --- Stripe: the card and SEPA Direct Debit rail (not offered without keys) ------------
 
 STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
@@ -341,3 +384,4 @@ STRIPE_TIMEOUT_S = env.int("STRIPE_TIMEOUT_S", default=20)
 STRIPE_RETRY_DAYS = [int(day) for day in env.list("STRIPE_RETRY_DAYS", default=["3", "5", "7"])]
 STRIPE_RECONCILE_AFTER_MINUTES = env.int("STRIPE_RECONCILE_AFTER_MINUTES", default=30)
 STRIPE_ALERT_EMAIL = env.str("STRIPE_ALERT_EMAIL", default=BIGSTOCK_SELLER["email"])
+LOGGING["loggers"]["stripe"] = {"level": "WARNING"}  # the library logs every request at INFO

@@ -12,6 +12,9 @@ api_v1 = (
         path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
         path("", include("partners.api_urls")),
         path("", include("subscriptions.api_urls")),
+        path("", include("orders.api_urls")),
+        path("", include("inventory.api_urls")),
+        path("", include("support.api_urls")),
         re_path(r"^.*$", api.api_not_found),
     ],
     "api",
@@ -25,7 +28,12 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("webhooks/stripe/", include("subscriptions.stripe_webhook_urls")),  # before partners' webhooks/<id>/
+    path("billing/payment-method/", include("subscriptions.stripe_urls")),
     path("billing/", include("subscriptions.urls")),
+    path("catalogue/", include("inventory.urls")),
+    path("orders/", include("orders.urls")),
+    path("support/", include("support.urls")),
     path("", include("partners.urls")),
 ]
 

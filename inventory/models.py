@@ -235,3 +235,72 @@ class ReceiptLine(models.Model):
     @property
     def quantity_outstanding(self) -> int:
         return max(0, self.quantity_expected - self.quantity_received)
+
+
+class ImportJob(models.Model):
+    """A staff bulk import (CSV or XLSX keyed by SKU and warehouse), run in the background.
+
+    Every line is validated first; with any error nothing changes and ``errors`` lists them by
+    line and column. Otherwise the whole file is applied in one transaction: ``status`` becomes
+    ``done`` in that same transaction, so a retried task never applies a file twice.
+    ``processed``/``total`` is the progress of the current phase."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        VALIDATING = "validating", _("Validating")
+        APPLYING = "applying", _("Applying")
+        DONE = "done", _("Done")
+        INVALID = "invalid", _("Refused: errors in the file")
+        FAILED = "failed", _("Failed")
+
+    class Mode(models.TextChoices):
+        COUNT = "count", _("Quantities are counted stock (stocktake: set on hand)")
+        ADJUST = "adjust", _("Quantities are adjustments (+ adds, - removes)")
+
+    FINISHED = (Status.DONE, Status.INVALID, Status.FAILED)
+
+    public_id = public_id_field("imp")
+    file = models.FileField(_("file"), upload_to="inventory/imports/%Y/%m/")
+    filename = models.CharField(_("file name"), max_length=200)
+    mode = models.CharField(_("quantities"), max_length=6, choices=Mode.choices, default=Mode.COUNT)
+    reason = models.CharField(_("reason"), max_length=300, blank=True)
+    language = models.CharField(_("language of the messages"), max_length=8, default="fr")
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.QUEUED)
+    total = models.PositiveIntegerField(_("lines"), default=0)
+    processed = models.PositiveIntegerField(_("processed"), default=0)
+    errors = models.JSONField(_("errors"), default=list, blank=True)
+    result = models.JSONField(_("result"), default=dict, blank=True)
+    created_by = models.ForeignKey("partners.User", on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+", verbose_name=_("by"))
+    created_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("stock import")
+        verbose_name_plural = _("stock imports")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.filename} ({self.get_status_display()})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+
+# --- Stock feed (inventory/feed.py) ----------------------------------------------------------------
+
+
+class StockChangePublication(models.Model):
+    """Where the ``stock.changed`` batcher stopped: changes up to ``last_change_seq`` (a
+    ``ProductAvailability.change_seq``) were published. One row, locked by each batch."""
+
+    last_change_seq = models.BigIntegerField(default=0)
+    published_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("stock.changed publication")
+        verbose_name_plural = _("stock.changed publications")
+
+    def __str__(self) -> str:
+        return f"stock.changed up to {self.last_change_seq}"

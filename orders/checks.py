@@ -79,14 +79,25 @@ MESSAGES = {
 }
 
 
+# Address fields named in stored results by key, shown in the reader's language.
+FIELD_LABELS = {"name": _("name"), "line1": _("address"), "postcode": _("postcode"), "city": _("city"),
+                "country": _("country")}
+
+
+def _shown(params: dict) -> dict:
+    if isinstance(params.get("fields"), list):
+        return {**params, "fields": ", ".join(str(FIELD_LABELS.get(key, key)) for key in params["fields"])}
+    return params
+
+
 def message_for(code: str, params: dict) -> str:
     template = MESSAGES.get(code, (code, ""))[0]
-    return str(template) % params if params else str(template)
+    return str(template) % _shown(params) if params else str(template)
 
 
 def action_for(code: str, params: dict) -> str:
     template = MESSAGES.get(code, ("", ""))[1]
-    return str(template) % params if params else str(template)
+    return str(template) % _shown(params) if params else str(template)
 
 
 # --- The checks -----------------------------------------------------------------------------------
@@ -116,11 +127,9 @@ def partner_approved(order) -> Outcome:
 
 @check("address")
 def address_valid(order) -> Outcome:
-    required = {"ship_to_name": _("name"), "ship_to_line1": _("address"), "ship_to_postcode": _("postcode"),
-                "ship_to_city": _("city"), "ship_to_country": _("country")}
-    missing = [str(label) for field_name, label in required.items() if not str(getattr(order, field_name) or "").strip()]
+    missing = [key for key in FIELD_LABELS if not str(getattr(order, f"ship_to_{key}") or "").strip()]
     if missing:
-        return Outcome("address_incomplete", False, params={"fields": ", ".join(missing)})
+        return Outcome("address_incomplete", False, params={"fields": missing})
     country = str(order.ship_to_country)
     pattern = POSTCODE_PATTERNS.get(country)
     postcode = order.ship_to_postcode.strip().upper()
@@ -178,9 +187,13 @@ def parcel_within_limits(order) -> Outcome:
     return Outcome(OK, True)
 
 
+# Monaco is inside the EU customs territory (with France): no customs declaration.
+CUSTOMS_UNION = EU_COUNTRIES | {"MC"}
+
+
 @check("customs")
 def customs_data(order) -> Outcome:
-    if str(order.ship_to_country) in EU_COUNTRIES:
+    if str(order.ship_to_country) in CUSTOMS_UNION:
         return Outcome(OK, True)
     missing = [line.sku for line in order.lines.all() if not (line.product.hs_code and line.product.country_of_origin)]
     if missing:

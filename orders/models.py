@@ -240,3 +240,48 @@ class TrackingEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.occurred_at}"
+
+
+# --- Partner CSV imports (portal): added with orders/imports.py --------------------------------
+
+
+class OrderImport(PartnerOwned):
+    """A partner's CSV of orders. Every line was validated in the request (nothing is stored when
+    any line is wrong); ``orders`` holds what to submit, one entry per reference, and a Celery task
+    submits them one by one. ``processed`` moves in the same transaction as each submission, so a
+    retried task never submits an order twice; ``created`` and ``failures`` are the result."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Submitting")
+        DONE = "done", _("Done")
+
+    public_id = public_id_field("oim")
+    filename = models.CharField(_("file name"), max_length=200)
+    status = models.CharField(_("status"), max_length=8, choices=Status.choices, default=Status.QUEUED)
+    total = models.PositiveIntegerField(_("orders"), default=0)
+    processed = models.PositiveIntegerField(_("processed"), default=0)
+    orders = models.JSONField(default=list, blank=True)
+    created = models.JSONField(default=list, blank=True)  # [{"reference", "id", "lines"}]
+    failures = models.JSONField(default=list, blank=True)  # [{"reference", "lines", "sku", "message"}]
+    language = models.CharField(max_length=8, default="fr")
+    created_by = models.ForeignKey("partners.User", on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("order import")
+        verbose_name_plural = _("order imports")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.filename} ({self.public_id})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status == self.Status.DONE
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.processed / self.total) if self.total else 100

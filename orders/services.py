@@ -19,7 +19,6 @@ from bigstock import events
 from bigstock.errors import Conflict, DomainError
 from bigstock.ids import new_public_id
 from inventory import services as inventory
-from inventory.models import Product
 from partners import audit
 from partners.audit import Actor
 
@@ -138,19 +137,16 @@ def submit_order(*, partner, reference: str, ship_to: dict, lines: list[LineIn],
                            fields={"carrier_service": [_("One of: %(values)s.") % {"values": ", ".join(CarrierService.values)}]})
     address = _clean_ship_to(ship_to)
     wanted = _clean_lines(lines)
-    existing = Order.objects.for_partner(partner).filter(reference=reference).values_list("public_id", flat=True).first()
-    if existing:
-        raise _duplicate(reference, existing)
-
+    # A reused reference is caught by the unique constraint (below), not by a read on every order.
     public_id = new_public_id("ord")
+    products = inventory.products_by_sku(list(wanted))
     allocations, missing = inventory.reserve(
         lines=[inventory.LineRequest(sku, quantity) for sku, quantity in wanted.items()], partner=partner,
-        actor=actor, reference=("order", public_id), allow_partial=backorder)
+        actor=actor, reference=("order", public_id), allow_partial=backorder, products=products)
     discount = inventory.discount_for(partner)
-    products = {p.sku: p for p in Product.objects.filter(sku__in=wanted).only("pk", "sku", "wholesale_price_cents")}
     prices = {sku: inventory.discounted(products[sku].wholesale_price_cents, discount) for sku in wanted}
     try:
-        with transaction.atomic():
+        with transaction.atomic():  # a savepoint: the duplicate is reported, the rest rolled back by the raise
             order = Order.objects.create(
                 partner=partner, public_id=public_id, reference=reference, notes=notes, backorder=backorder,
                 carrier_service=carrier_service, source=source, created_by_label=actor.label,
@@ -164,6 +160,7 @@ def submit_order(*, partner, reference: str, ship_to: dict, lines: list[LineIn],
                   quantity_reserved=quantity - missing.get(sku, 0), position=position)
         for position, (sku, quantity) in enumerate(wanted.items())
     ])
+    _remember_lines(order, order_lines)
     line_ids = {line.sku: line for line in order_lines}
     Reservation.objects.bulk_create([
         Reservation(order=order, line=line_ids[a.sku], level_id=a.level_id, warehouse_code=a.warehouse_code,
@@ -388,3 +385,28 @@ def mark_returned(*, order: Order, actor: Actor, restock: bool = True, reason: s
                                    actor=actor, partner=order.partner, reference=("order", order.public_id))
     _transition(order, Status.RETURNED, actor=actor, reason=reason)
     return order
+
+
+# --- Added for the partner portal and API (orders/api.py, orders/views.py) ------------------------
+
+
+def _remember_lines(order: Order, lines: list[OrderLine]) -> None:
+    """Keep the lines just created on the order, as ``prefetch_related("lines")`` would: the API
+    answers a submission from the order it gets back, without reading it again."""
+    cached = OrderLine.objects.filter(order=order)
+    cached._result_cache, cached._prefetch_done = lines, True
+    order._prefetched_objects_cache = {"lines": cached}
+
+
+def holds_needing_action(*, partner, limit: int = 5) -> tuple[int, list[Order]]:
+    """How many of the partner's orders are on hold, and the ``limit`` oldest, each with
+    ``blocking``: the failed blocking checks of its latest run (what to fix, in plain words)."""
+    from django.db.models import Prefetch
+
+    holds = Order.objects.for_partner(partner).filter(status=Status.ON_HOLD).order_by("submitted_at", "pk")
+    failed = CheckResult.objects.filter(passed=False, severity=CheckResult.Severity.BLOCK)
+    orders = list(holds.prefetch_related(Prefetch("check_results", queryset=failed, to_attr="failed_checks"))[:limit])
+    for order in orders:
+        latest = max((result.run for result in order.failed_checks), default=0)
+        order.blocking = [result for result in order.failed_checks if result.run == latest]
+    return (holds.count() if len(orders) == limit else len(orders)), orders

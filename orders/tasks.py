@@ -2,14 +2,12 @@
 
 from celery import shared_task
 
-from . import dispatch, services
+from . import dispatch
 
 
 @shared_task
 def process_order(order_id: int) -> str | None:
-    order = services.process_order(order_id=order_id)
-    dispatch.dispatch_pending()  # a slot is free: refill it at once, fairly
-    return order.status if order else None
+    return dispatch.process(order_id=order_id)
 
 
 @shared_task
@@ -20,3 +18,14 @@ def dispatch_orders() -> dict:
 @shared_task
 def sweep_orders() -> int:
     return dispatch.sweep()
+
+
+# --- Added with orders/imports.py (the portal's CSV import; default queue) ------------------------
+
+
+@shared_task
+def run_order_import(import_id: int) -> int:
+    from . import imports
+
+    job = imports.run_import(import_id=import_id)
+    return job.processed if job else 0

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_save
 from django.utils.translation import gettext_lazy as _
 
 
@@ -7,3 +8,13 @@ class SubscriptionsConfig(AppConfig):
 
     name = "subscriptions"
     verbose_name = _("Subscriptions")
+
+    def ready(self):
+        # The Stripe rail: its tasks (not in ``subscriptions.tasks``, so Celery's autodiscovery
+        # misses them), its staff screens, and the Customer kept in step with billing details.
+        from partners.models import Partner
+
+        from . import stripe_admin  # noqa: F401
+        from .stripe import methods, tasks  # noqa: F401
+
+        post_save.connect(methods.partner_saved, sender=Partner, dispatch_uid="stripe_customer_sync")

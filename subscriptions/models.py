@@ -381,3 +381,231 @@ class CampaignNotice(PartnerOwned):
 
     def __str__(self) -> str:
         return f"{self.campaign} {self.partner} {self.kind}"
+
+
+# --- The Stripe rail (card and SEPA Direct Debit): subscriptions.stripe ----------------------------
+
+
+class StripeCustomer(PartnerOwned):
+    """The partner as a Stripe Customer. One current per partner; a deleted one is kept for history."""
+
+    stripe_id = models.CharField(_("Stripe customer"), max_length=100, unique=True)
+    details_hash = models.CharField(max_length=64, blank=True,
+                                    help_text=_("What was last sent to Stripe, to update only on change."))
+    synced_at = models.DateTimeField(_("synced"), null=True, blank=True)
+    deleted_at = models.DateTimeField(_("deleted in Stripe"), null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("Stripe customer")
+        verbose_name_plural = _("Stripe customers")
+        constraints = [models.UniqueConstraint(fields=["partner"], condition=Q(deleted_at=None),
+                                               name="stripe_customer_one_current_per_partner")]
+
+    def __str__(self) -> str:
+        return self.stripe_id
+
+
+class StripePaymentMethod(PartnerOwned):
+    """The card or SEPA mandate invoices are charged to. One saved per partner; removed ones are kept."""
+
+    class Kind(models.TextChoices):
+        CARD = "card", _("Card")
+        SEPA_DEBIT = "sepa_debit", _("SEPA Direct Debit")
+
+    customer = models.ForeignKey(StripeCustomer, on_delete=models.PROTECT, related_name="payment_methods")
+    stripe_id = models.CharField(_("Stripe payment method"), max_length=100, db_index=True)
+    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
+    brand = models.CharField(_("brand"), max_length=30, blank=True)
+    last4 = models.CharField(_("last 4"), max_length=4)
+    exp_month = models.PositiveSmallIntegerField(null=True, blank=True)
+    exp_year = models.PositiveSmallIntegerField(null=True, blank=True)
+    country = models.CharField(max_length=2, blank=True)
+    mandate_reference = models.CharField(_("mandate reference"), max_length=100, blank=True)
+    mandate_accepted_at = models.DateTimeField(_("mandate accepted"), null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    removed_at = models.DateTimeField(_("removed"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("saved payment method")
+        verbose_name_plural = _("saved payment methods")
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["partner"], condition=Q(removed_at=None),
+                                               name="stripe_method_one_saved_per_partner")]
+
+    def __str__(self) -> str:
+        return self.label
+
+    @property
+    def label(self) -> str:
+        if self.kind == self.Kind.SEPA_DEBIT:
+            return f"SEPA {self.country} •••• {self.last4}"
+        return f"{self.brand.title() or _('Card')} •••• {self.last4}"
+
+    @property
+    def expiry(self) -> str:
+        return f"{self.exp_month:02d}/{self.exp_year}" if self.exp_month and self.exp_year else ""
+
+
+class PaymentAttempt(PartnerOwned):
+    """One try at collecting an invoice through Stripe, written before Stripe is called.
+
+    ``(invoice, number)`` is unique and ``public_id`` is the Stripe idempotency key, so a
+    repeated request can never charge twice. The outcome comes from Stripe's answer, its
+    webhooks or the reconciliation sweep, whichever is first; each re-reads the PaymentIntent.
+    """
+
+    class Status(models.TextChoices):
+        CREATED = "created", _("Awaiting Stripe's answer")
+        PROCESSING = "processing", _("Processing (SEPA debit)")
+        REQUIRES_ACTION = "requires_action", _("Awaiting the partner's authentication")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Declined")
+        CANCELED = "canceled", _("Canceled")
+        ERROR = "error", _("Not collected: Stripe error")
+
+    OPEN_STATUSES = (Status.CREATED, Status.PROCESSING, Status.REQUIRES_ACTION)
+
+    public_id = public_id_field("pat")
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="payment_attempts")
+    number = models.PositiveSmallIntegerField(_("attempt"))
+    amount_cents = models.PositiveIntegerField(_("amount (cents)"))
+    currency = models.CharField(max_length=3, default="EUR")
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.CREATED,
+                              db_index=True)
+    payment_method = models.ForeignKey(StripePaymentMethod, on_delete=models.PROTECT, null=True, blank=True,
+                                       related_name="attempts")
+    stripe_payment_intent_id = models.CharField(_("PaymentIntent"), max_length=100, blank=True, db_index=True)
+    stripe_charge_id = models.CharField(_("charge"), max_length=100, blank=True)
+    failure_code = models.CharField(_("failure code"), max_length=60, blank=True)
+    decline_code = models.CharField(_("decline code"), max_length=60, blank=True)
+    failure_message = models.CharField(_("failure message"), max_length=300, blank=True)
+    is_hard_decline = models.BooleanField(_("hard decline"), default=False)
+    error = models.CharField(_("last error"), max_length=500, blank=True)
+    reconcile_count = models.PositiveSmallIntegerField(default=0)
+    next_retry_at = models.DateTimeField(_("next retry"), null=True, blank=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    settled_at = models.DateTimeField(_("outcome at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("payment attempt")
+        verbose_name_plural = _("payment attempts")
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["invoice", "number"], name="attempt_unique_invoice_number"),
+            models.UniqueConstraint(fields=["stripe_payment_intent_id"], condition=~Q(stripe_payment_intent_id=""),
+                                    name="attempt_unique_payment_intent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.invoice} #{self.number}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in self.OPEN_STATUSES
+
+
+class StripeRefund(PartnerOwned):
+    """Money given back on a Stripe payment for a credit note; written before Stripe is called
+    (``public_id`` is the idempotency key), its outcome recorded from Stripe's answer and webhooks."""
+
+    class Status(models.TextChoices):
+        CREATED = "created", _("Awaiting Stripe's answer")
+        PENDING = "pending", _("Pending")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
+        CANCELED = "canceled", _("Canceled")
+        ERROR = "error", _("Not sent: Stripe error")
+
+    public_id = public_id_field("rfd")
+    credit_note = models.ForeignKey(CreditNote, on_delete=models.PROTECT, related_name="stripe_refunds")
+    attempt = models.ForeignKey(PaymentAttempt, on_delete=models.PROTECT, related_name="refunds")
+    amount_cents = models.PositiveIntegerField(_("amount (cents)"))
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.CREATED)
+    stripe_refund_id = models.CharField(_("Stripe refund"), max_length=100, blank=True, db_index=True)
+    failure_reason = models.CharField(_("failure reason"), max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("Stripe refund")
+        verbose_name_plural = _("Stripe refunds")
+        ordering = ["-created_at"]
+        constraints = [models.CheckConstraint(condition=Q(amount_cents__gt=0), name="stripe_refund_positive")]
+
+    def __str__(self) -> str:
+        return f"{self.credit_note} → {self.stripe_refund_id or self.public_id}"
+
+
+class StripeEvent(models.Model):
+    """A webhook received from Stripe, stored once by its Stripe id before anything is done with it."""
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", _("Received")
+        PROCESSED = "processed", _("Processed")
+        IGNORED = "ignored", _("Stored (type not handled)")
+        UNMATCHED = "unmatched", _("Unknown customer or payment (reported)")
+        FAILED = "failed", _("Failed (retried by the sweep)")
+
+    stripe_id = models.CharField(_("Stripe event"), max_length=100, unique=True)
+    type = models.CharField(_("type"), max_length=100, db_index=True)
+    api_version = models.CharField(max_length=40, blank=True)
+    livemode = models.BooleanField(default=False)
+    object_id = models.CharField(_("object"), max_length=100, blank=True, db_index=True)
+    payload = models.JSONField()
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.RECEIVED,
+                              db_index=True)
+    error = models.CharField(_("last error"), max_length=500, blank=True)
+    process_count = models.PositiveSmallIntegerField(default=0)
+    partner = models.ForeignKey("partners.Partner", on_delete=models.SET_NULL, null=True, blank=True,
+                                related_name="+")
+    received_at = models.DateTimeField(_("received"), auto_now_add=True, db_index=True)
+    processed_at = models.DateTimeField(_("processed"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("Stripe webhook event")
+        verbose_name_plural = _("Stripe webhook events")
+        ordering = ["-received_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.stripe_id}"
+
+
+class StripeIssue(models.Model):
+    """Something staff must look at: Stripe and BigStock disagree, a dispute, an unknown customer."""
+
+    class Kind(models.TextChoices):
+        NO_OUTCOME = "no_outcome", _("Attempt without outcome")
+        AMOUNT_MISMATCH = "amount_mismatch", _("Amount differs from Stripe")
+        PAID_NOT_OPEN = "paid_not_open", _("Paid on Stripe, invoice not open")
+        UNKNOWN_CUSTOMER = "unknown_customer", _("Unknown Stripe customer")
+        UNKNOWN_PAYMENT = "unknown_payment", _("Unknown Stripe payment")
+        OUTSIDE_REFUND = "outside_refund", _("Refund made outside BigStock")
+        REFUND_FAILED = "refund_failed", _("Refund failed")
+        DISPUTE = "dispute", _("Dispute (chargeback)")
+        CUSTOMER_DELETED = "customer_deleted", _("Customer deleted in Stripe")
+        STRIPE_ERROR = "stripe_error", _("Stripe refused a request")
+
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, db_index=True)
+    stripe_object_id = models.CharField(_("Stripe object"), max_length=100, blank=True)
+    message = models.CharField(_("message"), max_length=500)
+    partner = models.ForeignKey("partners.Partner", on_delete=models.SET_NULL, null=True, blank=True,
+                                related_name="+")
+    invoice = models.ForeignKey(Invoice, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    attempt = models.ForeignKey(PaymentAttempt, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    event = models.ForeignKey(StripeEvent, on_delete=models.SET_NULL, null=True, blank=True, related_name="issues")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True)
+    resolved_by = models.ForeignKey("partners.User", on_delete=models.SET_NULL, null=True, blank=True,
+                                    related_name="+")
+
+    class Meta:
+        verbose_name = _("Stripe mismatch or alert")
+        verbose_name_plural = _("Stripe mismatches and alerts")
+        ordering = ["resolved_at", "-created_at"]
+        constraints = [models.UniqueConstraint(fields=["kind", "stripe_object_id"], condition=Q(resolved_at=None),
+                                               name="stripe_issue_once_while_open")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.stripe_object_id}"

@@ -36,7 +36,9 @@ class ManualRail:
         return Outcome("pending", "refund by bank transfer, made by staff")
 
 
-RAILS: dict[str, Rail] = {"manual": ManualRail()}
+from .stripe.rail import StripeRail  # noqa: E402 (needs Outcome above)
+
+RAILS: dict[str, Rail] = {"manual": ManualRail(), "stripe": StripeRail()}
 
 
 def rail_for(code: str) -> Rail:

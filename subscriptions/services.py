@@ -569,7 +569,9 @@ def issue_credit_note(*, invoice: Invoice, subtotal_cents: int, reason: str, des
     overpaid = -invoice.balance_cents
     if overpaid > 0:
         refund = min(overpaid, note.total_cents)
-        outcome = rails.rail_for(invoice.subscription.rail).refund(note, refund)
+        # Money goes back the way it came: the rail of the latest payment, not today's setting.
+        paid_through = invoice.payments.order_by("-received_on", "-pk").values_list("rail", flat=True).first()
+        outcome = rails.rail_for(paid_through or invoice.subscription.rail).refund(note, refund)
         note.refunded_cents = refund
         note.save(update_fields=["refunded_cents"])
         _timeline(invoice, "refund", _("Refund of %(amount)s: %(detail)s") % {

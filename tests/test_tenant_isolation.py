@@ -19,6 +19,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from decimal import Decimal
 from urllib.parse import urlencode
 
 import pytest
@@ -29,19 +30,27 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from bigstock import api as bigstock_api
 from bigstock.models import PartnerEvent, WebhookAttempt
+from bigstock.money import format_cents
+from inventory.services import price_for
+from orders import services as orders
+from orders.models import OrderImport
 from partners import audit
 from partners.models import Partner, Role, User
 from subscriptions import services as billing
 from tests.factories import (
+    SHIP_TO,
     InvitationFactory,
     MembershipFactory,
     PartnerFactory,
     PlanFactory,
+    WarehouseFactory,
     WebhookAttemptFactory,
     WebhookDeliveryFactory,
     WebhookEndpointFactory,
     make_api_key,
+    make_product,
 )
+from tests.support.world import add_support_objects
 
 pytestmark = pytest.mark.django_db
 
@@ -58,6 +67,19 @@ NOT_PARTNER_SCOPED = {
                            "tests/partners/test_views_team.py); no partner is calling",
     "subscriptions:change_plan": "its kwarg is a plan, a public offer no partner owns; the change applies to the "
                                  "caller's own subscription (tested in tests/subscriptions/test_views.py)",
+    "support:inbound_email": "the mail relay's endpoint, authenticated by its own secret; the ticket comes from "
+                             "the signed reply address (tested in tests/support/test_inbound.py)",
+    # The stock feed: the catalogue and the stock are BigStock's, the same for every partner; only the
+    # price differs, computed from the caller's own plan (tests/inventory/test_api.py checks that one
+    # partner's price never shows in another's response). The downloads stream, which the page walk
+    # below cannot read.
+    "api:product-detail": "its kwarg is a SKU of BigStock's catalogue, which no partner owns; the price shown "
+                          "is the caller's own",
+    "api:stock-export-csv": "BigStock's catalogue, streamed, with the caller's own prices",
+    "api:stock-export-json": "BigStock's catalogue, streamed, with the caller's own prices",
+    "inventory:product": "its kwarg is a product of BigStock's catalogue, the same for every partner; only the "
+                         "price differs, and each partner sees its own "
+                         "(test_the_shared_catalogue_shows_each_partner_only_its_own_price)",
 }
 
 WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
@@ -151,13 +173,21 @@ def build_world() -> World:
     credit_note = billing.issue_credit_note(invoice=invoice, subtotal_cents=100, reason="goodwill",
                                             description="Geste commercial", actor=audit.SYSTEM)
     # Settled: the event feed lists events a few seconds after they happen.
+    # Orders: one on hold (a wrong postcode: its address may be fixed), and a CSV import.
+    product = make_product(stock={WarehouseFactory(code="lyon"): 50})
+    order = orders.submit_order(partner=partner, reference="HELD-1", ship_to={**SHIP_TO, "postcode": "690"},
+                                lines=[orders.LineIn(product.sku, 1)], actor=audit.SYSTEM)
+    orders.process_order(order_id=order.pk)
+    order_import = OrderImport.objects.create(partner=partner, filename="orders.csv")
     PartnerEvent.objects.filter(partner=partner).update(created_at=delivery.event.created_at - timedelta(minutes=5))
-    return World(
+    world = World(
         partner=partner, owner=owner, member=MembershipFactory(partner=partner, role=Role.MEMBER), key=key,
         secret=secret, endpoint=endpoint, delivery=delivery,
         invitation=InvitationFactory(partner=partner, invited_by=owner.user),
-        extra={"invoice": invoice, "credit_note": credit_note},
+        extra={"invoice": invoice, "credit_note": credit_note, "order": order, "order_import": order_import},
     )
+    add_support_objects(world)  # support: a ticket about an order, a file, a staff note with a file
+    return world
 
 
 @dataclass(frozen=True)
@@ -185,7 +215,18 @@ CASES: dict[str, Case] = {
     "api:invoice-pdf": Case(kwargs=lambda a: {"id": a.extra["invoice"].public_id}),
     "api:credit-note-detail": Case(kwargs=lambda a: {"id": a.extra["credit_note"].public_id}),
     "api:credit-note-pdf": Case(kwargs=lambda a: {"id": a.extra["credit_note"].public_id}),
+    "api:order-detail": Case(kwargs=lambda a: {"id": a.extra["order"].public_id}),
+    "api:order-cancel": Case(kwargs=lambda a: {"id": a.extra["order"].public_id}, data=lambda a: {"reason": "taken"}),
+    "api:order-address": Case(kwargs=lambda a: {"id": a.extra["order"].public_id}, data=lambda a: {"postcode": "69003"}),
+    "api:order-recheck": Case(kwargs=lambda a: {"id": a.extra["order"].public_id}),
+    "api:order-shipments": Case(kwargs=lambda a: {"id": a.extra["order"].public_id}),
     # Portal
+    "orders:detail": Case(kwargs=lambda a: {"public_id": a.extra["order"].public_id}),
+    "orders:update_address": Case(kwargs=lambda a: {"public_id": a.extra["order"].public_id},
+                                  data=lambda a: {**SHIP_TO, "postcode": "69003"}),
+    "orders:recheck": Case(kwargs=lambda a: {"public_id": a.extra["order"].public_id}),
+    "orders:cancel": Case(kwargs=lambda a: {"public_id": a.extra["order"].public_id}),
+    "orders:import_status": Case(kwargs=lambda a: {"public_id": a.extra["order_import"].public_id}),
     "partners:revoke_invitation": Case(kwargs=lambda a: {"public_id": a.invitation.public_id}),
     "partners:revoke_api_key": Case(kwargs=lambda a: {"public_id": a.key.public_id}),
     "partners:webhook": Case(
@@ -201,6 +242,20 @@ CASES: dict[str, Case] = {
     "subscriptions:invoice": Case(kwargs=lambda a: {"public_id": a.extra["invoice"].public_id}),
     "subscriptions:invoice_pdf": Case(kwargs=lambda a: {"public_id": a.extra["invoice"].public_id}),
     "subscriptions:credit_note_pdf": Case(kwargs=lambda a: {"public_id": a.extra["credit_note"].public_id}),
+    # Support: A's ticket, A's file (and, in tests/support, a staff note's file no partner reaches)
+    "support:ticket": Case(kwargs=lambda a: {"public_id": a.extra["ticket"].public_id},
+                           data=lambda a: {"body": "taken over"}),
+    "support:reopen": Case(kwargs=lambda a: {"public_id": a.extra["ticket"].public_id},
+                           data=lambda a: {"body": "taken over"}),
+    "support:rate": Case(kwargs=lambda a: {"public_id": a.extra["ticket"].public_id}, data=lambda a: {"rating": "1"}),
+    "support:attachment": Case(kwargs=lambda a: {"public_id": a.extra["attachment"].public_id}),
+    "api:ticket-detail": Case(kwargs=lambda a: {"id": a.extra["ticket"].public_id}),
+    "api:ticket-messages": Case(kwargs=lambda a: {"id": a.extra["ticket"].public_id},
+                                data=lambda a: {"body": "taken over"}),
+    "api:ticket-reopen": Case(kwargs=lambda a: {"id": a.extra["ticket"].public_id}),
+    "api:ticket-rating": Case(kwargs=lambda a: {"id": a.extra["ticket"].public_id}, data=lambda a: {"rating": 1}),
+    "api:ticket-attachment-detail": Case(kwargs=lambda a: {"id": a.extra["attachment"].public_id}),
+    "api:ticket-attachment-content": Case(kwargs=lambda a: {"id": a.extra["attachment"].public_id}),
 }
 
 # Routes without kwargs that act on an object named in the body or the query.
@@ -209,6 +264,7 @@ NAMED_IN_REQUEST: dict[str, Case] = {
     "partners:switch_partner": Case(data=lambda a: {"partner": a.partner.public_id}),
     "partners:change_role": Case(data=lambda a: {"email": a.member.user.email, "role": Role.OWNER}),
     "partners:remove_member": Case(data=lambda a: {"email": a.member.user.email}),
+    "support:new_ticket": Case(query=lambda a: {"order": a.extra["ticket"].order.public_id}),
 }
 
 
@@ -244,7 +300,8 @@ def identifiers(world: World, rows: dict) -> set[str]:
 
 
 def assert_nothing_of(world_ids: set[str], response, context: str) -> None:
-    body = response.content.decode(errors="replace")
+    content = b"".join(response.streaming_content) if response.streaming else response.content  # CSV exports
+    body = content.decode(errors="replace")
     leaked = sorted(value for value in world_ids if value in body)
     assert not leaked, f"{context}: the response shows partner A's {leaked}"
 
@@ -400,3 +457,21 @@ def test_naming_partner_a_object_in_the_request_is_refused(name, worlds):
         assert response.status_code in (400, 404), f"{context}: {response.status_code}"
         assert_nothing_of(a_ids - set(case.query(a).values()), response, context)
     assert snapshot(a) == before
+
+
+def test_the_shared_catalogue_shows_each_partner_only_its_own_price(worlds):
+    """The catalogue is not partner-owned, but prices follow each partner's plan: A's page and
+    B's page of the same products never show the other's price."""
+    a, b = worlds
+    for world, discount in [(a, "0.030"), (b, "0.060")]:  # upgrades: they apply at once
+        billing.change_plan(subscription=billing.current_subscription(world.partner), actor=audit.SYSTEM,
+                            plan=PlanFactory(wholesale_discount=Decimal(discount), price_cents=99_000))
+    product = make_product("PRICE-1", wholesale_price_cents=123_457, stock={WarehouseFactory(code="lyon"): 5})
+    prices = {world.partner.pk: price_for(partner=world.partner, product=product) for world in (a, b)}
+    assert prices[a.partner.pk] != prices[b.partner.pk]
+    for world, other in [(a, b), (b, a)]:
+        client = session_of(world)
+        for url in (reverse("inventory:catalogue"), reverse("inventory:product", args=[product.public_id])):
+            body = client.get(url).content.decode()
+            assert format_cents(prices[world.partner.pk]) in body, f"{url}: {world.partner} misses its price"
+            assert format_cents(prices[other.partner.pk]) not in body, f"{url}: shows {other.partner}'s price"

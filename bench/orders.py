@@ -1,0 +1,367 @@
+"""Order creation throughput through ``POST /api/v1/orders``, with the anchors, in one sitting
+(prints figures, asserts nothing).
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/bigstock_bench_orders REDIS_URL=redis://127.0.0.1:6379/12 \\
+        .venv/bin/python bench/orders.py --duration 20 --repeats 3
+
+What it does, in order:
+
+1. prints the machine (CPU model, cores, memory, load);
+2. rebuilds the BigStock database named by DATABASE_URL (PostgreSQL only: it is flushed), seeds
+   10,000 products with stock in one warehouse, an active partner on a plan and a write API key;
+3. raw PostgreSQL anchor: ``anchors/pg/run_pgbench.sh`` (create_order, 8 clients) on its own
+   database (``bigstock_anchor_orders``, created if missing);
+4. plain-Django floor anchor: ``anchors/floor`` under gunicorn (2 sync workers) on that same
+   database, driven by ``anchors/http/load.py`` (bigstock_scenarios:create_order, 8 clients);
+5. BigStock: gunicorn with 2 workers, DEBUG off, driven by the same ``load.py`` with this module
+   as the scenario (3 lines, API key, Idempotency-Key, ledger, event and dispatch request
+   written); no Celery worker runs, the dispatch requests wait in Redis and are purged after;
+6. prints the three figures and the ratios against the goals (≥ 1.5x the floor, ≥ 8 % of raw
+   PostgreSQL), and the SQL statements one order creation runs.
+
+This file is also the ``load.py`` scenario module for our API: ``setup`` and ``create_order``
+below import nothing from Django, and ``load.py`` finds them as ``orders`` with
+``PYTHONPATH=bench``. Processes started here are stopped by their PID at the end.
+"""
+
+# A driver of local processes (psql, pgbench, gunicorn, load.py) with arguments it builds itself.
+# ruff: noqa: S603, S607, S608
+
+import argparse
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+ANCHORS = Path(os.environ.get("BIGSTOCK_ANCHORS", "/work/shared/anchors"))
+PYTHON = sys.executable
+GOAL_FLOOR_RATIO, GOAL_PG_SHARE = 1.5, 0.08
+SHIP_TO = {"name": "Jeanne Martin", "line1": "5 rue des Lilas", "postcode": "69003", "city": "Lyon",
+           "country": "FR", "phone": "+33612345678"}
+
+
+# --- The load.py scenario (no Django here) ---------------------------------------------------------
+
+
+async def setup(session, ctx):
+    params = ctx["params"]
+    with open(params["key_file"]) as fh:
+        key = fh.read().strip()
+    session.headers.update({"Authorization": f"Bearer {key}", "Accept": "application/json"})
+    ctx["n"] = int(params.get("skus", 10_000))
+
+
+def _sku(i: int) -> str:
+    return f"SKU-{i:06d}"
+
+
+async def create_order(session, ctx, rng, rec):
+    """One order of 3 distinct SKUs, 1 to 5 units each, with a fresh reference and Idempotency-Key."""
+    reference = str(uuid.UUID(int=rng.getrandbits(128)))
+    skus = rng.sample(range(1, ctx["n"] + 1), 3)
+    await rec.request(session, "POST", "/api/v1/orders", name="POST /api/v1/orders", expect=(201,),
+                      headers={"Idempotency-Key": reference},
+                      json={"reference": reference, "ship_to": SHIP_TO,
+                            "lines": [{"sku": _sku(i), "quantity": rng.randint(1, 5)} for i in skus]})
+
+
+# --- The sitting ---------------------------------------------------------------------------------
+
+
+def machine() -> str:
+    model = platform.processor() or ""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            model = next((line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")), model)
+        with open("/proc/meminfo") as fh:
+            mem_gb = int(fh.readline().split()[1]) / 1024 / 1024
+    except OSError:
+        mem_gb = 0
+    return (f"{model}, {os.cpu_count()} cores, {mem_gb:.0f} GB RAM, Linux {platform.release()}, "
+            f"Python {platform.python_version()}")
+
+
+def load() -> str:
+    return "load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+
+
+def wait_until_quiet(max_load: float, max_wait_s: float) -> None:
+    """Other jobs on the box skew every figure: wait (a while) for the 1-minute load to drop."""
+    deadline = time.monotonic() + max_wait_s
+    while os.getloadavg()[0] > max_load and time.monotonic() < deadline:
+        time.sleep(10)
+    print(f"[{time.strftime('%H:%M:%S')}] {load()}", flush=True)
+
+
+def psql(database: str, sql: str, *, user: str = "postgres") -> str:
+    return subprocess.run(["psql", "-h", "127.0.0.1", "-U", user, "-d", database, "-Atc", sql], check=True,
+                          capture_output=True, text=True).stdout.strip()
+
+
+def ensure_database(name: str) -> None:
+    if not psql("postgres", f"SELECT 1 FROM pg_database WHERE datname = '{name}'"):
+        psql("postgres", f'CREATE DATABASE "{name}"')
+
+
+def wait_http(url: str, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 (loopback only)
+                return
+        except OSError:
+            time.sleep(0.3)
+    raise SystemExit(f"nothing answered at {url}")
+
+
+def start(command: list[str], *, env: dict, cwd: Path, log: Path) -> subprocess.Popen:
+    return subprocess.Popen(command, env=env, cwd=cwd, stdout=log.open("w"), stderr=subprocess.STDOUT)
+
+
+def stop(process: subprocess.Popen | None) -> None:
+    if process is not None and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def run_load(*, base: str, scenario: str, params: list[str], args, out: Path, pythonpath: str = "") -> float:
+    """``anchors/http/load.py``; returns the median operations per second."""
+    env = {**os.environ, "PYTHONPATH": pythonpath} if pythonpath else dict(os.environ)
+    command = [PYTHON, str(ANCHORS / "http" / "load.py"), "--base", base, "--scenario", scenario,
+               "--concurrency", str(args.clients), "--duration", str(args.duration), "--warmup", str(args.warmup),
+               "--repeats", str(args.repeats), "--out", str(out)]
+    for param in params:
+        command += ["--param", param]
+    subprocess.run(command, env=env, check=True)
+    result = json.loads(out.read_text())
+    if result.get("error_samples"):
+        print("  errors:", *result["error_samples"], sep="\n    ")
+    return result["median"]["op"]["rate"], result["median"]["op"]["p50_ms"], result["median"]["op"][
+        "server_cpu_ms_per_op"]
+
+
+def pg_anchor(args, workdir: Path) -> float:
+    database = args.anchor_db
+    ensure_database(database)
+    env = {**os.environ, "PGHOST": "127.0.0.1", "PGUSER": "postgres", "PGPASSWORD": "", "PGDATABASE": database,
+           "SCRIPTS": "create_order", "CLIENTS": str(args.clients), "DURATION": str(int(args.duration)),
+           "REPEATS": str(args.repeats), "OUTDIR": str(workdir / "pg")}
+    script = ANCHORS / "pg" / "run_pgbench.sh"
+    subprocess.run([str(script), "setup"], env=env, check=True, capture_output=True)
+    run = subprocess.run([str(script)], env=env, capture_output=True, text=True)
+    if run.returncode:
+        raise SystemExit(f"run_pgbench.sh failed:\n{run.stdout}\n{run.stderr}")
+    output = run.stdout
+    match = re.search(rf"create_order\s+c={args.clients}\s+tps=\s*([\d.]+)", output)
+    if not match:
+        raise SystemExit(f"no pgbench median in:\n{output}")
+    return float(match.group(1))
+
+
+def floor_anchor(args, workdir: Path) -> tuple[float, float, float]:
+    """The plain Django + DRF floor on the anchor database (its pgbench tables), gunicorn 2 workers."""
+    floor = ANCHORS / "floor"
+    token = workdir / "floor_token.txt"
+    env = {**os.environ, "PGHOST": "127.0.0.1", "PGUSER": "postgres", "PGPASSWORD": "",
+           "PGDATABASE": args.anchor_db, "BENCH_TOKEN_FILE": str(token), "PYTHONPATH": str(floor)}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    env["DJANGO_SETTINGS_MODULE"] = "floor.settings"
+    subprocess.run([PYTHON, "manage.py", "migrate", "-v", "0"], cwd=floor, env=env, check=True)
+    with open(floor / "seed_token.py") as seed:
+        subprocess.run([PYTHON, "manage.py", "shell"], cwd=floor, env=env, stdin=seed, check=True,
+                       capture_output=True)
+    psql(args.anchor_db, "TRUNCATE order_line, orders, stock_movement RESTART IDENTITY; "
+                         "UPDATE stock_level SET on_hand = 1000000, reserved = 0")
+    server = start([str(Path(PYTHON).parent / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{args.floor_port}",
+                    "--log-level", "warning", "floor.wsgi"], env=env, cwd=floor, log=workdir / "floor.log")
+    try:
+        _wait_port(args.floor_port)
+        return run_load(base=f"http://127.0.0.1:{args.floor_port}", scenario="bigstock_scenarios:create_order",
+                        params=[f"token_file={token}"], args=args, out=workdir / "floor.json")
+    finally:
+        stop(server)
+
+
+def _wait_port(port: int, timeout_s: float = 60) -> None:
+    import socket
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.3)
+    raise SystemExit(f"nothing listens on port {port}")
+
+
+def seed_bigstock(args, key_file: Path) -> int:
+    """Flush and migrate the BigStock database, seed the catalogue, a partner and its key.
+    Returns the statements one order creation runs (measured in-process with the test client)."""
+    import django
+
+    django.setup()
+    import logging
+
+    from django.core.management import call_command
+    from django.db import connection
+
+    logging.disable(logging.INFO)
+
+    if connection.vendor != "postgresql":
+        raise SystemExit("bench/orders.py measures PostgreSQL: set DATABASE_URL=postgres://...")
+    ensure_database(connection.settings_dict["NAME"])
+    if "orders_order" in connection.introspection.table_names():
+        call_command("flush", interactive=False, verbosity=0)
+    call_command("migrate", verbosity=0)
+
+    from inventory import services as inventory
+    from inventory.models import Product, Warehouse
+    from partners import services as partners
+    from partners.audit import SYSTEM
+    from partners.models import Membership, Partner, Role, User
+    from subscriptions import periods, standing
+    from subscriptions.models import Plan, Subscription
+
+    t0 = time.perf_counter()
+    warehouse = Warehouse.objects.create(code="lyon", name="Lyon")
+    if hasattr(inventory, "apply_batch"):  # the import's bulk services: seconds for 10,000 products
+        created = inventory.create_products(products=[
+            Product(sku=_sku(i), name_fr=f"Produit {i}", name_en=f"Product {i}", wholesale_price_cents=1000,
+                    weight_g=300) for i in range(1, args.skus + 1)])
+        inventory.apply_batch(kind="receipt", actor=SYSTEM, changes=[
+            inventory.BatchChange(product.pk, warehouse.pk, 1_000_000) for product in created])
+    else:
+        for i in range(1, args.skus + 1):
+            product = inventory.create_product(sku=_sku(i), name_fr=f"Produit {i}", name_en=f"Product {i}",
+                                               wholesale_price_cents=1000, weight_g=300)
+            inventory.receive(product=product, warehouse=warehouse, quantity=1_000_000, actor=SYSTEM)
+    partner = Partner.objects.create(legal_name="Bench SAS", siret="73282932000074", address_line1="1 rue",
+                                     postcode="75001", city="Paris", country="FR",
+                                     billing_email="bench@bench.example", status=Partner.Status.ACTIVE)
+    owner = Membership.objects.create(user=User.objects.create(email="owner@bench.example"), partner=partner,
+                                      role=Role.OWNER)
+    plan = Plan.objects.create(code="bench", name_fr="Bench", name_en="Bench", price_cents=9900,
+                               included_orders=1_000_000, team_seats=1, api_rate_per_min=1_000_000,
+                               support_first_response_hours=1, support_resolution_hours=1)
+    month_start, month_end = periods.month_of(periods.today())
+    Subscription.objects.create(partner=partner, plan=plan, status="active", started_on=month_start,
+                                current_period_start=month_start, current_period_end=month_end)
+    standing.refresh(partner=partner)
+    _key, secret = partners.create_api_key(partner=partner, membership=owner, name="bench", scopes=["read", "write"],
+                                           expires_at=None, actor=SYSTEM)
+    key_file.write_text(secret)
+    print(f"seeded {args.skus} products, 1 partner and its key in {time.perf_counter() - t0:.1f} s", flush=True)
+    return _statements_per_order(secret)
+
+
+def _statements_per_order(secret: str) -> int:
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    counts = []
+    for i in range(3):
+        body = {"reference": f"COUNT-{i}", "ship_to": SHIP_TO,
+                "lines": [{"sku": _sku(n), "quantity": 1} for n in (1 + i, 100 + i, 200 + i)]}
+        with CaptureQueriesContext(connection) as captured:
+            response = client.post("/api/v1/orders", body, content_type="application/json",
+                                   HTTP_IDEMPOTENCY_KEY=f"count-{i}", SERVER_NAME="127.0.0.1")
+        if response.status_code != 201:
+            raise SystemExit(f"POST /api/v1/orders answered {response.status_code}: {response.content[:300]!r}")
+        counts.append(len(captured.captured_queries))
+    connection.close()
+    return counts[-1]
+
+
+def bigstock(args, workdir: Path, key_file: Path) -> tuple[float, float, float]:
+    env = {**os.environ, "DEBUG": "0", "ALLOWED_HOSTS": "127.0.0.1,localhost", "SECURE_SSL_REDIRECT": "0",
+           "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-only-not-secret"), "PYTHONPATH": str(ROOT),
+           "DJANGO_SETTINGS_MODULE": "bigstock.settings"}
+    server = start([str(Path(PYTHON).parent / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{args.port}",
+                    "--log-level", "warning", "bigstock.wsgi"], env=env, cwd=ROOT, log=workdir / "bigstock.log")
+    try:
+        wait_http(f"http://127.0.0.1:{args.port}/healthz")
+        return run_load(base=f"http://127.0.0.1:{args.port}", scenario="orders:create_order",
+                        params=[f"key_file={key_file}", f"skus={args.skus}"], args=args,
+                        out=workdir / "bigstock.json", pythonpath=str(Path(__file__).parent))
+    finally:
+        stop(server)
+        _purge_dispatch_requests()
+
+
+def _purge_dispatch_requests() -> None:
+    from bigstock.celery import app
+
+    app.control.purge()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--duration", type=int, default=20)
+    parser.add_argument("--warmup", type=float, default=5)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--skus", type=int, default=10_000)
+    parser.add_argument("--port", type=int, default=8110)
+    parser.add_argument("--floor-port", type=int, default=8111)
+    parser.add_argument("--anchor-db", default="bigstock_anchor_orders")
+    parser.add_argument("--skip-anchors", action="store_true")
+    parser.add_argument("--max-load", type=float, default=1.0, help="wait for the 1-minute load to drop below")
+    parser.add_argument("--max-wait", type=float, default=300, help="... for at most this many seconds")
+    args = parser.parse_args()
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bigstock.settings")
+    os.environ.setdefault("SECRET_KEY", "bench-only-not-secret")
+    os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
+    os.environ["DEBUG"] = "0"
+    os.environ["ALLOWED_HOSTS"] = "127.0.0.1,localhost"
+    sys.path.insert(0, str(ROOT))
+    print(f"machine: {machine()}", flush=True)
+    with tempfile.TemporaryDirectory(prefix="bench-orders-") as tmp:
+        workdir = Path(tmp)
+        key_file = workdir / "api_key.txt"
+        statements = seed_bigstock(args, key_file)
+        pg = floor = None
+        if not args.skip_anchors:
+            wait_until_quiet(args.max_load, args.max_wait)
+            pg = pg_anchor(args, workdir)
+            print(f"raw PostgreSQL create_order: {pg:.0f} tps", flush=True)
+            wait_until_quiet(args.max_load, args.max_wait)
+            floor = floor_anchor(args, workdir)
+            print(f"floor POST /api/orders/: {floor[0]:.0f} /s", flush=True)
+        wait_until_quiet(args.max_load, args.max_wait)
+        ours = bigstock(args, workdir, key_file)
+
+    print()
+    print(f"== order creation, 3 lines, {args.clients} clients, medians of {args.repeats} x {args.duration:.0f} s ==")
+    print(f"machine: {machine()}")
+    print(f"BigStock POST /api/v1/orders (gunicorn 2 workers, DEBUG off): {ours[0]:7.0f} /s  p50 {ours[1]:.1f} ms  "
+          f"server CPU {ours[2]:.1f} ms/order  {statements} SQL statements/order")
+    if floor:
+        print(f"floor    POST /api/orders/    (gunicorn 2 workers)            : {floor[0]:7.0f} /s  p50 {floor[1]:.1f} ms  "
+              f"server CPU {floor[2]:.1f} ms/order")
+        ratio = ours[0] / floor[0]
+        print(f"  BigStock / floor = {ratio:.2f}x  (goal ≥ {GOAL_FLOOR_RATIO}x: {'met' if ratio >= GOAL_FLOOR_RATIO else 'NOT met'})")
+    if pg:
+        print(f"raw PostgreSQL create_order.sql (pgbench)                     : {pg:7.0f} tps")
+        share = ours[0] / pg
+        print(f"  BigStock / raw PostgreSQL = {100 * share:.1f} %  (goal ≥ {100 * GOAL_PG_SHARE:.0f} %: "
+              f"{'met' if share >= GOAL_PG_SHARE else 'NOT met'})")
+        if floor:
+            print(f"  floor / raw PostgreSQL = {100 * floor[0] / pg:.1f} %")
+
+
+if __name__ == "__main__":
+    main()
