@@ -52,6 +52,7 @@ BEAT_SCHEDULE: dict = {
     "start-invoicing-run": {"task": "subscriptions.tasks.start_invoicing_run", "schedule": crontab(hour=0, minute=5)},
     "run-dunning": {"task": "subscriptions.tasks.run_dunning", "schedule": crontab(hour=7, minute=0)},
     "refresh-standings": {"task": "subscriptions.tasks.refresh_standings", "schedule": crontab(hour=2, minute=30)},
+    "report-order-volumes": {"task": "orders.tasks.report_order_volumes", "schedule": crontab(hour=3, minute=10)},
     "sweep-orders": {"task": "orders.tasks.sweep_orders", "schedule": 15.0, "options": {"expires": 15}},
     "run-transition-campaign": {"task": "subscriptions.tasks.run_transition_campaign",
                                 "schedule": crontab(hour=9, minute=0)},

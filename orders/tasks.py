@@ -29,3 +29,11 @@ def run_order_import(import_id: int) -> int:
 
     job = imports.run_import(import_id=import_id)
     return job.processed if job else 0
+
+
+@shared_task
+def report_order_volumes() -> int:
+    """Beat, daily: monthly order volumes per partner, for plan fit and upgrade suggestions."""
+    from . import usage
+
+    return usage.report_volumes()

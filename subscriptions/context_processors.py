@@ -1,6 +1,6 @@
 """The move-to-paid banner on every portal page of a partner that has not chosen a plan."""
 
-from . import campaign, services
+from . import campaign, growth, services
 
 
 def transition_notice(request) -> dict:
@@ -12,4 +12,7 @@ def transition_notice(request) -> dict:
     active = campaign.active_campaign()
     if active is None:
         return {}
-    return {"transition_notice": {"campaign": active, "plans": services.offered_plans()}}
+    last_month = growth.last_month_orders(partner=partner)
+    fit = growth.plan_that_fits(orders_per_month=last_month) if last_month is not None else None
+    return {"transition_notice": {"campaign": active, "plans": services.offered_plans(), "fit": fit,
+                                  "last_month_orders": last_month}}

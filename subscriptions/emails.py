@@ -67,3 +67,15 @@ def send_transition_notice(*, campaign_id: int, partner_id: int, kind: str) -> N
     subject, body = _render("transition", context)
     owners = partner.memberships.filter(role=Role.OWNER, user__is_active=True).values_list("user__email", flat=True)
     EmailMessage(subject, body, to=sorted({partner.billing_email, *owners} - {""})).send()
+
+
+def send_upgrade_suggestion(*, suggestion_id: int) -> None:
+    from .models import UpgradeSuggestion
+
+    suggestion = UpgradeSuggestion.objects.select_related("partner", "from_plan", "suggested_plan").get(pk=suggestion_id)
+    partner = suggestion.partner
+    context = {"suggestion": suggestion, "partner": partner, "site_url": settings.BIGSTOCK_SITE_URL,
+               "difference_cents": suggestion.suggested_plan.price_cents - suggestion.from_plan.price_cents}
+    subject, body = _render("upgrade_suggestion", context)
+    owners = partner.memberships.filter(role=Role.OWNER, user__is_active=True).values_list("user__email", flat=True)
+    EmailMessage(subject, body, to=sorted({partner.billing_email, *owners} - {""})).send()

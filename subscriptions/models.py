@@ -609,3 +609,39 @@ class StripeIssue(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.stripe_object_id}"
+
+
+class MonthlyUsage(PartnerOwned):
+    """Orders a partner sent in a calendar month (Europe/Paris), reported by the orders app."""
+
+    month = models.DateField(help_text=_("First day of the month."))
+    orders = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("monthly usage")
+        verbose_name_plural = _("monthly usage")
+        constraints = [models.UniqueConstraint(fields=["partner", "month"], name="usage_unique_partner_month")]
+
+    def __str__(self) -> str:
+        return f"{self.partner} {self.month:%Y-%m}: {self.orders}"
+
+
+class UpgradeSuggestion(PartnerOwned):
+    """The plan that fits a partner whose orders exceeded its plan two months running.
+    A suggestion only: nothing is ever charged for going over the included volume."""
+
+    from_plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="+")
+    suggested_plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="+")
+    month = models.DateField(help_text=_("The second month over the included volume."))
+    volumes = models.JSONField(default=list)
+    dismissed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("upgrade suggestion")
+        verbose_name_plural = _("upgrade suggestions")
+        constraints = [models.UniqueConstraint(fields=["partner", "month"], name="suggestion_once_per_month")]
+
+    def __str__(self) -> str:
+        return f"{self.partner}: {self.from_plan} → {self.suggested_plan}"

@@ -20,7 +20,7 @@ from django.views.generic import DetailView, ListView, TemplateView
 from bigstock.errors import DomainError
 from partners.portal import PartnerPortalMixin, PortalAction, PortalPage
 
-from . import documents, periods, selectors, services, standing
+from . import documents, growth, periods, selectors, services, standing
 from .forms import SubscribeForm
 from .models import CreditNote, Invoice, Plan, Standing, Subscription
 
@@ -94,6 +94,7 @@ class BillingView(PortalPage, TemplateView):
             transition_date=settings.BIGSTOCK_TRANSITION_DATE,
             before_transition=today < settings.BIGSTOCK_TRANSITION_DATE,
             bank=settings.BIGSTOCK_BANK,
+            suggestion=growth.current_suggestion(partner=self.partner),
             **kwargs,
         )
 
