@@ -22,7 +22,7 @@ install: $(VENV)/.installed
 
 # Compiled catalogs are built here with Babel, so no system gettext is needed.
 translations: install
-	@$(BIN)/pybabel compile --use-fuzzy -d locale -D django >/dev/null
+	@$(BIN)/pybabel compile -d locale -D django >/dev/null
 
 # Extract new strings into locale/*/LC_MESSAGES/django.po (needs GNU gettext, developers only).
 messages: install
