@@ -2,7 +2,8 @@
 
 * ``active``: subscription paid up (or, before the transition date, a legacy free partner);
 * ``grace``: an invoice is overdue but within the grace period: still served;
-* ``inactive``: no subscription after the transition date, or waiting for a first payment;
+* ``inactive``: no subscription after the transition date, a free partner dormant (no order in
+  ``BIGSTOCK_DORMANT_AFTER_DAYS``), or waiting for a first payment;
 * ``suspended``: unpaid past the grace period, or the account suspended or closed by staff.
 
 Orders ask ``level_for`` for priority and holds; the API for limits; portal and admin show it.
@@ -19,7 +20,7 @@ from bigstock import events
 from partners.models import Partner
 
 from . import signals
-from .models import Standing, Subscription
+from .models import MonthlyUsage, Standing, Subscription
 
 
 def evaluate(*, partner: Partner, today: dt.date | None = None) -> tuple[str, str]:
@@ -32,6 +33,9 @@ def evaluate(*, partner: Partner, today: dt.date | None = None) -> tuple[str, st
                     .select_related("plan").first())
     transition = settings.BIGSTOCK_TRANSITION_DATE
     if subscription is None:
+        if today < transition and _is_dormant(partner, today):
+            return Level.INACTIVE, _("No order for %(days)d days: choose a plan to be served again.") % {
+                "days": settings.BIGSTOCK_DORMANT_AFTER_DAYS}
         if today < transition:
             return Level.ACTIVE, _("Free access until %(date)s; choose a plan before then.") % {
                 "date": formats.date_format(transition)}
@@ -46,6 +50,16 @@ def evaluate(*, partner: Partner, today: dt.date | None = None) -> tuple[str, st
     if status == Subscription.Status.SUSPENDED:
         return Level.SUSPENDED, _("An invoice is unpaid past the grace period: pay it to restore service at once.")
     return Level.INACTIVE, _("The subscription is waiting for its first payment.")
+
+
+def _is_dormant(partner: Partner, today: dt.date) -> bool:
+    """A free (legacy) partner known for long enough that sent no order in the dormancy window
+    (monthly volumes are reported by the orders app into ``MonthlyUsage``)."""
+    window_start = today - dt.timedelta(days=settings.BIGSTOCK_DORMANT_AFTER_DAYS)
+    if partner.created_at.date() > window_start:
+        return False
+    return not MonthlyUsage.objects.filter(partner=partner, month__gte=window_start.replace(day=1),
+                                           orders__gt=0).exists()
 
 
 def level_for(partner: Partner) -> str:

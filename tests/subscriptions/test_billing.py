@@ -236,3 +236,21 @@ def test_standing_before_and_after_the_transition_date(settings):
     assert standing.evaluate(partner=legacy, today=dt.date(2026, 12, 31))[0] == "active"
     level, reason = standing.evaluate(partner=legacy, today=dt.date(2027, 1, 1))
     assert level == "inactive" and "No subscription" in reason
+
+
+def test_a_free_partner_without_orders_for_90_days_is_dormant_until_it_orders_or_subscribes(settings):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from subscriptions import growth
+
+    settings.BIGSTOCK_TRANSITION_DATE = dt.date(2099, 1, 1)
+    partner = PartnerFactory()
+    today = timezone.localdate()
+    assert standing.evaluate(partner=partner, today=today)[0] == "active"  # new: not dormant yet
+    later = today + dt.timedelta(days=120)
+    level, reason = standing.evaluate(partner=partner, today=later)
+    assert level == "inactive" and "No order for 90 days" in reason
+    growth.record_usage(partner=partner, month=later - dt.timedelta(days=20), orders=3)
+    assert standing.evaluate(partner=partner, today=later)[0] == "active"
