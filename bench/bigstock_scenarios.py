@@ -9,8 +9,9 @@ anchors' file of the same name, so preload it::
 
 Params (--param key=value): keys_file (API keys, one per line: one per simulated partner
 system, picked at random per request), starts_file (where the page starts found by walking the
-feed once are kept for the next runs), since (a change cursor, for read_delta), delta_rows
-(rows read_delta expects, default 500).
+feed once are kept for the next runs), prefetch_etags (1: learn every page's ETag in the setup,
+for read_feed_304), since (a change cursor, for read_delta), delta_rows (rows read_delta
+expects, default 500).
 
   read_feed      GET /api/v1/stock?limit=100&cursor=...   one keyset page of 100 at a random place
   read_feed_304  the same page with the ETag of the previous answer: 304 while nothing changed
@@ -45,6 +46,11 @@ async def setup(session, ctx):
             with open(cache, "w") as fh:
                 fh.write("\n".join(starts))
     ctx["etags"] = {}
+    if params.get("prefetch_etags"):  # read_feed_304: learn every page's ETag before measuring
+        for url in ctx["starts"]:
+            async with session.get(ctx["base"] + url, headers=_auth(ctx, random)) as response:
+                await response.read()
+                ctx["etags"][url] = response.headers["ETag"]
     ctx["delta_url"] = f"/api/v1/stock?changes_since={params.get('since', '0')}&limit=1000"
     ctx["delta_rows"] = int(params.get("delta_rows", 500))
 

@@ -12,7 +12,6 @@ import datetime as dt
 import hashlib
 import json
 from dataclasses import replace
-from datetime import date, datetime
 
 from django.http import StreamingHttpResponse
 from django.utils import timezone
@@ -46,9 +45,9 @@ FEED_MAX_AGE_S = 5
 
 
 class QueryParams:
-    """The query string, read one parameter at a time (a serializer costs more than the whole
-    page on the feed's hot path); every refusal is collected and raised at once, in the error
-    format (``invalid``, one entry per field)."""
+    """The query string, read one parameter at a time (lighter than a serializer on the feed's
+    hot path); every refusal is collected and raised at once, in the error format (``invalid``,
+    one entry per field)."""
 
     def __init__(self, request):
         self.params = request.query_params
@@ -87,7 +86,7 @@ class QueryParams:
         self.refuse(name, _("Must be true or false."))
         return None
 
-    def moment(self, name: str) -> datetime | None:
+    def moment(self, name: str) -> dt.datetime | None:
         raw = self.params.get(name)
         if not raw:
             return None
@@ -310,8 +309,8 @@ class ProductListView(BaseAPIView):
     )
     def get(self, request):
         params = QueryParams(request)
-        skus, is_active = params.skus(), params.boolean("active")
-        limit, cursor = params.limit(default=feed.PRODUCTS_DEFAULT_LIMIT, maximum=feed.PRODUCTS_MAX_LIMIT), params.text("cursor")
+        skus, is_active, cursor = params.skus(), params.boolean("active"), params.text("cursor")
+        limit = params.limit(default=feed.PRODUCTS_DEFAULT_LIMIT, maximum=feed.PRODUCTS_MAX_LIMIT)
         params.check()
         after = None
         if cursor is not None:
@@ -430,7 +429,7 @@ class StockExportView(BaseAPIView):
         else:
             response = StreamingHttpResponse(_json_chunks(rows, change_cursor=change_cursor),
                                              content_type="application/json")
-        filename = f"bigstock-stock-{date.today():%Y%m%d}.{self.file_format}"
+        filename = f"bigstock-stock-{timezone.localdate():%Y%m%d}.{self.file_format}"
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
         response["X-Change-Cursor"] = str(change_cursor)
         response["Cache-Control"] = "private, no-store"

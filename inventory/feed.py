@@ -127,9 +127,12 @@ def _fetch(statement: str, params: list) -> list[tuple]:
             return cursor.fetchall()
     connection.ensure_connection()
     if connection.connection.prepare_threshold is None:
-        # Django turns preparing off for its own (client-side binding) cursors, which never
-        # prepare anyway; this one does, explicitly, once the connection allows it.
+        # Once per connection. Django turns preparing off; its own cursors bind on the client and
+        # never prepare anyway, so this only concerns the feed's statements. PostgreSQL would
+        # otherwise keep re-planning them (a custom plan per call, for parameters that never
+        # change the plan): the generic plan is the one wanted, always.
         connection.connection.prepare_threshold = 5
+        connection.connection.execute("SET plan_cache_mode = force_generic_plan")
     started = time.monotonic()
     # Django's wrapper runs the execute wrappers; the query log (which Django's debug wrapper cannot
     # fill for a prepared statement) is written here, so the statement is counted like any other.
