@@ -107,7 +107,7 @@ def _lock_level(*, product: Product, warehouse: Warehouse) -> StockLevel:
     StockLevel.objects.bulk_create([StockLevel(product=product, warehouse=warehouse)], ignore_conflicts=True)
     ProductAvailability.objects.bulk_create([ProductAvailability(product=product, sku=product.sku)],
                                             ignore_conflicts=True)
-    return StockLevel.objects.select_for_update().select_related("product", "warehouse").get(
+    return StockLevel.objects.select_for_update(of=("self",)).select_related("product", "warehouse").get(
         product=product, warehouse=warehouse)
 
 
