@@ -7,12 +7,12 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
-from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from django_countries.fields import CountryField
 from stdnum import ean
 from stdnum.exceptions import ValidationError as StdnumError
 
+from bigstock.i18n import Bilingual
 from bigstock.ids import public_id_field
 
 
@@ -55,7 +55,7 @@ class Warehouse(models.Model):
         return self.name
 
 
-class Product(models.Model):
+class Product(Bilingual, models.Model):
     public_id = public_id_field("prd")
     sku = models.CharField(_("SKU"), max_length=64, unique=True)
     gtin = models.CharField(_("GTIN/EAN"), max_length=14, blank=True, validators=[validate_gtin], db_index=True)
@@ -86,14 +86,6 @@ class Product(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sku} {self.name}"
-
-    @property
-    def name(self) -> str:
-        return self.name_en if (get_language() or "fr").startswith("en") else self.name_fr
-
-    @property
-    def description(self) -> str:
-        return self.description_en if (get_language() or "fr").startswith("en") else self.description_fr
 
     @property
     def vat_rate(self) -> Decimal:

@@ -9,14 +9,14 @@ from decimal import Decimal
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
+from bigstock.i18n import Bilingual
 from bigstock.ids import public_id_field
 from bigstock.tenancy import PartnerOwned
 
 
-class Plan(models.Model):
+class Plan(Bilingual, models.Model):
     """A monthly plan, versioned: a new price is a new version; subscribers keep theirs."""
 
     code = models.SlugField(_("code"), max_length=40)
@@ -50,14 +50,6 @@ class Plan(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} (v{self.version})"
-
-    @property
-    def name(self) -> str:
-        return self.name_en if (get_language() or "fr").startswith("en") else self.name_fr
-
-    @property
-    def description(self) -> str:
-        return self.description_en if (get_language() or "fr").startswith("en") else self.description_fr
 
     @property
     def is_archived(self) -> bool:
