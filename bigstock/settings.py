@@ -5,6 +5,9 @@ The README has a table of every variable. The embedded default (no variable set 
 sets ``DATABASE_URL``, ``REDIS_URL``, ``SECRET_KEY`` and ``ALLOWED_HOSTS``.
 """
 
+import json
+import math
+import os
 from datetime import date
 from pathlib import Path
 
@@ -132,6 +135,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;",
         "transaction_mode": "IMMEDIATE",
     }
+    # Tests use a file (one per run: runs in one checkout do not clobber each other's), so a real
+    # Celery worker thread shares the test database; an in-memory one cannot be shared.
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / f"test-db-{os.getpid()}.sqlite3")}
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
@@ -324,6 +330,29 @@ BIGSTOCK_CARRIER_LIMITS = {
     "economy": {"max_weight_g": 30_000, "max_side_mm": 1_500},
 }
 BIGSTOCK_ORDER_QUEUE_DEPTH = env.int("BIGSTOCK_ORDER_QUEUE_DEPTH", default=20)
+
+
+def _targets_per_plan(name: str, default: dict[str, float]) -> dict[str, float]:
+    """A JSON object, plan code -> a positive number; ``"default"`` for the plans not named."""
+    raw = env.str(name, default="").strip()
+    if not raw:
+        return dict(default)
+    try:
+        targets = json.loads(raw)
+    except ValueError:
+        targets = None
+    if not (isinstance(targets, dict) and targets and all(
+            isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+            for value in targets.values())):
+        raise ImproperlyConfigured(
+            f"The environment variable {name} must be a JSON object of plan code to a positive number, "
+            f"with \"default\" for the other plans, like {json.dumps(default)}; not {raw!r}")
+    return {**default, **targets}
+
+
+# Processing delay targets per plan code, from submission: checks done, and shipped.
+BIGSTOCK_CHECK_TARGET_MINUTES = _targets_per_plan("BIGSTOCK_CHECK_TARGET_MINUTES", {"default": 10})
+BIGSTOCK_SHIP_TARGET_HOURS = _targets_per_plan("BIGSTOCK_SHIP_TARGET_HOURS", {"default": 48})
 BIGSTOCK_SUPPORT_EMAIL = env.str("BIGSTOCK_SUPPORT_EMAIL", default="support@bigstock.example")
 BIGSTOCK_WEBHOOKS_ALLOW_LOOPBACK = env.bool("BIGSTOCK_WEBHOOKS_ALLOW_LOOPBACK", default=False)
 

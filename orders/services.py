@@ -201,8 +201,9 @@ def _run_checks(order: Order, *, actor: Actor) -> None:
         for name, outcome in outcomes
     ])
     blocking = [outcome for _name, outcome in outcomes if not outcome.passed and outcome.severity == checks.BLOCK]
-    order.checked_at = timezone.now()
-    order.save(update_fields=["checked_at", "updated_at"])
+    if order.checked_at is None:  # delays measure the first run; a re-run after a fix keeps it
+        order.checked_at = timezone.now()
+        order.save(update_fields=["checked_at", "updated_at"])
     if blocking:
         _transition(order, Status.ON_HOLD, actor=actor,
                     reason="; ".join(checks.message_for(o.code, o.params) for o in blocking))

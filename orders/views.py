@@ -27,9 +27,10 @@ from inventory import services as inventory
 from inventory.models import Product
 from partners.portal import PortalAction, PortalPage
 
-from . import imports, services, states
+from . import imports, selectors, services, states
 from .forms import AddressForm, CancelForm, ImportForm, OrderFilterForm, OrderForm
 from .models import CheckResult, Order, OrderImport, Reservation, Shipment, ShipmentLine, Status
+from .staff_views import format_duration
 
 ORDERS_PER_PAGE = 50
 SEARCH_RESULTS = 15
@@ -108,7 +109,33 @@ class OrderListView(OrderPage, ListView):
     def get_context_data(self, **kwargs):
         query = urlencode([(key, value) for key, value in self.request.GET.items() if key != "page" and value])
         holds = Order.objects.for_partner(self.partner).filter(status=Status.ON_HOLD).count()
-        return super().get_context_data(filter_form=self.filter_form, filter_query=query, holds=holds, **kwargs)
+        context = super().get_context_data(filter_form=self.filter_form, filter_query=query, holds=holds, **kwargs)
+        if query or context["paginator"].count:  # a partner without orders has no delays to read
+            context["delays"] = delays_in_words(selectors.partner_delays(self.partner))
+        return context
+
+
+def delays_in_words(figures: dict) -> dict:
+    """``selectors.partner_delays`` as the orders list shows it: per window, a sentence per delay,
+    the plan's targets, and how many orders of the last week were over them."""
+    targets = {"checked": figures["check_target"], "shipped": figures["ship_target"]}
+    windows = [{"key": key, "label": window["label"],
+                **{metric: _stats_in_words(window[metric], targets[metric]) for metric in targets}}
+               for key, window in figures["windows"].items()]
+    return {"windows": windows, "check_target": format_duration(targets["checked"].total_seconds()),
+            "ship_target": format_duration(targets["shipped"].total_seconds()),
+            "late_orders": len({breach.order.pk for breach in figures["breaches"]})}
+
+
+def _stats_in_words(stats: selectors.Stats, target) -> dict:
+    if not stats.count:
+        text = _("None yet in this period.")
+    elif stats.count == 1:
+        text = _("One order: %(time)s.") % {"time": format_duration(stats.median_s)}
+    else:
+        text = _("Half of the %(count)d orders within %(median)s, 19 in 20 within %(p95)s.") % {
+            "count": stats.count, "median": format_duration(stats.median_s), "p95": format_duration(stats.p95_s)}
+    return {"text": text, "over_target": bool(stats.count) and stats.p95_s > target.total_seconds()}
 
 
 class _Echo:

@@ -10,7 +10,7 @@ from orders.models import Order, Status
 from partners.audit import SYSTEM, Actor
 from partners.models import Partner
 from subscriptions.models import Standing
-from tests.factories import MembershipFactory, UserFactory, WarehouseFactory, make_product, submit
+from tests.factories import SHIP_TO, MembershipFactory, UserFactory, WarehouseFactory, make_product, submit
 
 pytestmark = pytest.mark.django_db
 
@@ -166,3 +166,17 @@ def test_the_partner_re_runs_the_checks_after_fixing_the_cause(partner):
     services.rerun_checks(order=Order.objects.get(pk=order.pk), actor=SYSTEM)
     order.refresh_from_db()
     assert order.status == Status.READY and order.check_results.filter(run=2, passed=False).count() == 0
+
+
+def test_re_running_the_checks_after_a_hold_fix_keeps_the_first_checked_at(partner):
+    order = place(partner, ship_to={"postcode": "690"})
+    services.process_order(order_id=order.pk)
+    order.refresh_from_db()
+    assert order.status == Status.ON_HOLD and order.checked_at is not None
+    first_checked_at = order.checked_at
+
+    services.update_address(order=order, ship_to={**SHIP_TO, "postcode": "69007"}, actor=SYSTEM)
+    services.rerun_checks(order=Order.objects.get(pk=order.pk), actor=SYSTEM)
+    order.refresh_from_db()
+    assert order.status == Status.READY and order.check_results.order_by("-run").first().run >= 2
+    assert order.checked_at == first_checked_at  # delays measure the first run of the checks

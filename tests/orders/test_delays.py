@@ -2,12 +2,19 @@
 each plan's target, a partner's own figures and the staff dashboard."""
 
 import datetime as dt
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from bigstock import settings as bigstock_settings
 from orders import selectors
 from orders.models import DispatchState, Order, Status
 from subscriptions.models import Standing, Subscription
@@ -140,6 +147,49 @@ def test_orders_over_their_plans_target_are_listed_done_or_still_waiting(setting
     assert waiting_for_standing.pk not in {pk for pk, _m in breaches} and on_hold.pk not in {pk for pk, _m in breaches}
 
 
+def test_a_plan_specific_target_changes_which_orders_are_listed_as_breaching(settings):
+    essentiel, pro = subscribed("essentiel"), subscribed("pro")
+    pro_order = order(pro, ago=dt.timedelta(hours=1), checked_after=dt.timedelta(minutes=5))
+    essentiel_order = order(essentiel, ago=dt.timedelta(hours=1), checked_after=dt.timedelta(minutes=5))
+
+    def breaching():
+        return {b.order.pk for b in selectors.breaching_orders(since=NOW - dt.timedelta(days=7), now=NOW)}
+
+    settings.BIGSTOCK_CHECK_TARGET_MINUTES = {"default": 10}
+    assert breaching() == set()
+    settings.BIGSTOCK_CHECK_TARGET_MINUTES = {"default": 10, "pro": 3}
+    assert breaching() == {pro_order.pk}
+    settings.BIGSTOCK_CHECK_TARGET_MINUTES = {"default": 3, "pro": 10}
+    assert breaching() == {essentiel_order.pk}
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("", {"default": 10}),
+    ('{"default": 10, "pro": 5}', {"default": 10, "pro": 5}),
+    ('{"pro": 2.5}', {"default": 10, "pro": 2.5}),  # plans not named keep the default
+])
+def test_delay_targets_are_read_from_a_json_object_per_plan(monkeypatch, raw, expected):
+    monkeypatch.setenv("BIGSTOCK_CHECK_TARGET_MINUTES", raw)
+    assert bigstock_settings._targets_per_plan("BIGSTOCK_CHECK_TARGET_MINUTES", {"default": 10}) == expected
+
+
+@pytest.mark.parametrize("raw", ["10", "{default: 10}", "{}", '{"default": "10"}', '{"default": 0}',
+                                 '{"default": true}', '{"default": NaN}', '["default", 10]'])
+def test_malformed_delay_targets_are_refused_naming_the_variable(monkeypatch, raw):
+    monkeypatch.setenv("BIGSTOCK_SHIP_TARGET_HOURS", raw)
+    with pytest.raises(ImproperlyConfigured, match="BIGSTOCK_SHIP_TARGET_HOURS must be a JSON object"):
+        bigstock_settings._targets_per_plan("BIGSTOCK_SHIP_TARGET_HOURS", {"default": 48})
+
+
+def test_a_malformed_delay_target_stops_start_up_naming_it():
+    root = Path(__file__).resolve().parents[2]
+    environment = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
+    result = subprocess.run([sys.executable, "manage.py", "check"], cwd=root, capture_output=True, text=True,
+                            timeout=120, env={**environment, "DEBUG": "1", "BIGSTOCK_CHECK_TARGET_MINUTES": "ten"})
+    assert result.returncode != 0
+    assert "The environment variable BIGSTOCK_CHECK_TARGET_MINUTES must be a JSON object" in result.stderr
+
+
 def test_a_partner_sees_only_its_own_figures_and_its_plans_targets(history, settings):
     settings.BIGSTOCK_CHECK_TARGET_MINUTES = {"default": 10, "pro": 2}
     _essentiel, pro = history
@@ -173,3 +223,42 @@ def test_the_dashboard_reads_a_fixed_number_of_queries(client, history, django_a
         order(essentiel, ago=dt.timedelta(minutes=30))
     with django_assert_max_num_queries(20):
         assert client.get(reverse("admin:orders_delays")).status_code == 200
+
+
+def portal(partner, language="en") -> Client:
+    client = Client(HTTP_ACCEPT_LANGUAGE=language)
+    client.force_login(partner.memberships.first().user)
+    return client
+
+
+def test_the_orders_list_shows_the_partners_own_processing_times_in_plain_words(history, settings):
+    settings.BIGSTOCK_CHECK_TARGET_MINUTES = {"default": 10, "pro": 2}
+    essentiel, pro = history
+    page = portal(pro).get(reverse("orders:list")).content.decode()
+    assert "Your processing times" in page
+    assert "Checks done (target: 2 min)" in page and "Shipped (target: 48.0 h)" in page
+    assert "Half of the 2 orders within 15 s, 19 in 20 within 20 s." in page  # its own day and week
+    assert page.count("None yet in this period.") == 2  # nothing shipped yet
+    assert "Half of the 4 orders" not in page and "Half of the 5 orders" not in page  # essentiel's
+    assert "longer than" not in page
+
+    newcomer = portal(MembershipFactory().partner).get(reverse("orders:list")).content.decode()
+    assert "No orders yet." in newcomer and "Your processing times" not in newcomer
+
+    theirs = portal(essentiel).get(reverse("orders:list")).content.decode()
+    assert "Checks done (target: 10 min)" in theirs and "Half of the 4 orders within 2 min" in theirs
+    assert "Half of the 2 orders" not in theirs
+
+    french = portal(pro, "fr").get(reverse("orders:list")).content.decode()
+    assert "Vos délais de traitement" in french and "Vérifications terminées (objectif : 2 min)" in french
+    assert "La moitié des 2 commandes en 15 s au plus, 19 sur 20 en 20 s au plus." in french
+
+
+def test_the_orders_list_says_when_orders_took_longer_than_the_plans_target(history, settings):
+    settings.BIGSTOCK_CHECK_TARGET_MINUTES = {"default": 10, "pro": 0.25}  # 15 s: the 20 s order is late
+    _essentiel, pro = history
+    page = portal(pro).get(reverse("orders:list")).content.decode()
+    assert "Some took longer than the target." in page
+    assert "Over the last 7 days, 1 order took, or is taking, longer than its target." in page
+    french = portal(pro, "fr").get(reverse("orders:list")).content.decode()
+    assert "Sur les 7 derniers jours, 1 commande a dépassé, ou dépasse, son objectif." in french

@@ -3,9 +3,9 @@ broker, or Redis when REDIS_URL is set): held orders released on payment, fairne
 burst, and a broker that is down during submission.
 
 The worker runs in a thread with its own database connection, so it must see and write the
-test's rows while the test reads: PostgreSQL, or SQLite in a file. SQLite's in-memory test
-database (shared cache) fails concurrent access with "database table is locked", so these
-tests skip there; give the SQLite test database a file name to run them on SQLite.
+test's rows while the test reads: PostgreSQL, or SQLite in a file (the settings name one per
+run). SQLite's in-memory test database (shared cache) fails concurrent access with "database
+table is locked", so these tests skip if the SQLite test database is made in-memory again.
 """
 
 import contextlib
@@ -28,8 +28,35 @@ from tests.factories import MembershipFactory, PlanFactory, WarehouseFactory, ma
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.celery_worker]
 
 
+def reset_producers():
+    """kombu keeps producer pools per app: the next send builds one from the current options."""
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+
+
 @pytest.fixture
-def database_shared_with_threads():
+def own_embedded_broker(tmp_path):
+    """The embedded broker's folders are this test's own: two runs in one checkout (var/test)
+    would otherwise purge and consume each other's messages. Redis is left as configured."""
+    options = celery_app.conf.broker_transport_options
+    if not celery_app.conf.broker_url.startswith("filesystem://"):
+        yield
+        return
+    folders = {"data_folder_in": tmp_path / "queue", "control_folder": tmp_path / "control"}
+    for folder in folders.values():
+        folder.mkdir()
+    celery_app.conf.broker_transport_options = {**options, **{name: str(path) for name, path in folders.items()},
+                                                "data_folder_out": str(folders["data_folder_in"])}
+    reset_producers()
+    try:
+        yield
+    finally:
+        celery_app.conf.broker_transport_options = options
+        reset_producers()
+
+
+@pytest.fixture
+def database_shared_with_threads(own_embedded_broker):
     if connection.vendor == "sqlite" and connection.is_in_memory_db():
         pytest.skip("a worker thread cannot share SQLite's in-memory test database: use PostgreSQL "
                     "(DATABASE_URL) or a file-based SQLite test database (DATABASES TEST NAME)")
@@ -112,10 +139,6 @@ def test_another_partners_order_is_checked_before_a_burst_ends(worker, stock, se
 def broker_unreachable():
     """Producers (the web process, and the worker's own sends) get a closed port; the worker keeps
     its consumer, as when a broker drops for a while and comes back."""
-    def reset_producers():  # the pools are kept per broker URL by kombu: the next send picks the URL's
-        celery_app._pool = None
-        celery_app.amqp._producer_pool = None
-
     celery_app.conf.broker_write_url = "redis://127.0.0.1:1/0"
     reset_producers()
     try:
