@@ -1,6 +1,7 @@
 """The API's building blocks: the error format as documented in the schema, the base view behaviour every endpoint shares
 (idempotency keys, the error format), the API root and the JSON 404 for unknown URLs."""
 
+from django.db import transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
@@ -24,9 +25,20 @@ def idempotency_scope(request) -> str:
 
 
 class IdempotentMixin:
-    """POST with ``Idempotency-Key``: claim the key after authentication, store the response."""
+    """POST with ``Idempotency-Key``: claim the key after authentication, store the response.
 
+    ``idempotent_atomic``: for views whose work only writes the database. The claim, the work and
+    the stored response then commit together, in one transaction: a crash leaves no claim behind,
+    and a retry racing the first request waits for it and replays its response."""
+
+    idempotent_atomic = False
     _idempotency_record = None
+
+    def dispatch(self, request, *args, **kwargs):
+        if self.idempotent_atomic and request.method == "POST" and "Idempotency-Key" in request.headers:
+            with transaction.atomic():
+                return super().dispatch(request, *args, **kwargs)
+        return super().dispatch(request, *args, **kwargs)
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)

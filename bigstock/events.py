@@ -9,6 +9,7 @@ reconcile with ``GET /api/v1/events``.
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
+from . import sql
 from .models import PartnerEvent
 
 # Every event type, with what it means. Apps add theirs here as they start publishing them.
@@ -50,7 +51,7 @@ def publish(*, partner, type: str, data: dict) -> PartnerEvent:
     from . import webhooks  # webhooks imports this module's models
 
     with transaction.atomic(savepoint=False):  # part of the caller's change: no savepoint of its own
-        event = PartnerEvent.objects.create(partner=partner, type=type, payload=data)
+        [event] = sql.insert([PartnerEvent(partner=partner, type=type, payload=data)])
         webhooks.fan_out(event)
     return event
 

@@ -5,10 +5,11 @@ import hashlib
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from . import sql
 from .errors import Conflict, DomainError
 from .models import IdempotencyRecord
 
@@ -50,6 +51,10 @@ def begin(*, scope: str, key: str, method: str, path: str, body: bytes) -> Idemp
         )
     request_hash = hashlib.sha256(method.encode() + b" " + path.encode() + b"\n" + body).hexdigest()
     now = timezone.now()
+    record = _claim(scope=scope, key=key, method=method, path=path, request_hash=request_hash, now=now)
+    if record is not None:
+        return record
+    # The key is known: replay its response, refuse, or take over a claim that expired or was abandoned.
     with transaction.atomic():
         existing = IdempotencyRecord.objects.select_for_update().filter(scope=scope, key=key).first()
         if existing is not None:
@@ -81,12 +86,35 @@ def begin(*, scope: str, key: str, method: str, path: str, body: bytes) -> Idemp
             ) from exc
 
 
+_CLAIM_SQL = (
+    f"INSERT INTO {IdempotencyRecord._meta.db_table} (scope, key, method, path, request_hash, created_at) "  # noqa: S608
+    "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (scope, key) DO NOTHING RETURNING id"
+)
+
+
+_COMPLETE_SQL = (
+    f"UPDATE {IdempotencyRecord._meta.db_table} SET response_status = %s, response_body = %s "  # noqa: S608
+    "WHERE id = %s"
+)
+
+
+def _claim(*, scope: str, key: str, method: str, path: str, request_hash: str, now) -> IdempotencyRecord | None:
+    """The new record claiming ``key``, in one statement; None when the key is already known. While
+    another transaction holds an uncommitted claim of the key, this waits for its outcome."""
+    rows = sql.fetch(_CLAIM_SQL, [scope, key, method, path, request_hash, connection.ops.adapt_datetimefield_value(now)])
+    if not rows:
+        return None
+    return IdempotencyRecord(pk=rows[0][0], scope=scope, key=key, method=method, path=path, request_hash=request_hash,
+                             created_at=now)
+
+
 def complete(record: IdempotencyRecord, *, status_code: int, body) -> None:
     """Store the outcome. Server errors are not stored, so the client can retry with the same key."""
     if status_code >= 500:
         IdempotencyRecord.objects.filter(pk=record.pk).delete()
         return
-    IdempotencyRecord.objects.filter(pk=record.pk).update(response_status=status_code, response_body=body)
+    response_body = IdempotencyRecord._meta.get_field("response_body")
+    sql.execute(_COMPLETE_SQL, [status_code, response_body.get_db_prep_save(body, connection), record.pk])
 
 
 def purge_expired() -> int:

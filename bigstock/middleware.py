@@ -1,6 +1,7 @@
 """Request ids: every response carries ``X-Request-ID`` and every log line written while
 serving it carries the same id (Celery tasks get the id of the request that queued them
-when it is passed along)."""
+when it is passed along). And ``portal_only``: the portal's middleware, left out of API calls
+made with an API key."""
 
 import contextvars
 import datetime
@@ -44,3 +45,24 @@ class RequestIdLogFilter(logging.Filter):
             request = getattr(record, "request", None)
             record.request_id = getattr(request, "request_id", None) or request_id_var.get()
         return True
+
+
+def api_key_call(request) -> bool:
+    """An API call authenticated by an ``Authorization: Bearer`` key: no session, no cookies, no
+    CSRF, no portal partner; DRF authenticates it and sets ``request.user`` and the partner."""
+    return request.path.startswith("/api/") and request.META.get("HTTP_AUTHORIZATION", "")[:7].lower() == "bearer "
+
+
+def portal_only(middleware_class):
+    """``middleware_class``, skipped for API-key calls (it serves the portal's sessions, messages,
+    partner switcher or 2FA). Its ``process_view`` hooks, if any, still run: CSRF's returns at
+    once for DRF's views, which are exempt."""
+
+    class PortalOnly(middleware_class):
+        def __call__(self, request):
+            if api_key_call(request):
+                return self.get_response(request)
+            return super().__call__(request)
+
+    PortalOnly.__name__ = PortalOnly.__qualname__ = f"PortalOnly{middleware_class.__name__}"
+    return PortalOnly

@@ -83,20 +83,22 @@ INSTALLED_APPS = [
     "support",
 ]
 
+# bigstock.portal_middleware.* are Django's and ours, skipped by API calls made with
+# an API key (no session, user, messages or portal partner there: DRF authenticates the key).
 MIDDLEWARE = [
     "bigstock.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "bigstock.portal_middleware.Sessions",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "allauth.account.middleware.AccountMiddleware",
-    "partners.middleware.CurrentPartnerMiddleware",
-    "partners.middleware.RequireTwoFactorMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",  # named for check --deploy; cheap on API calls
+    "bigstock.portal_middleware.Authentication",
+    "bigstock.portal_middleware.Messages",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",  # named for check --deploy
+    "allauth.account.middleware.AccountMiddleware",  # allauth requires it by name; cheap on API calls
+    "bigstock.portal_middleware.CurrentPartner",
+    "bigstock.portal_middleware.RequireTwoFactor",
 ]
 
 ROOT_URLCONF = "bigstock.urls"
@@ -265,6 +267,11 @@ SPECTACULAR_SETTINGS = {
                             "TicketPriorityEnum": "support.models.Priority"},
 }
 IDEMPOTENCY_KEY_TTL_HOURS = 24
+# API keys, standing and plan discounts are kept this long in each process (bigstock.hotcache):
+# a change made elsewhere is seen by the API within this time. 0 turns the caches off.
+BIGSTOCK_HOT_CACHE_SECONDS = env.int("BIGSTOCK_HOT_CACHE_SECONDS", default=5)
+if not 0 <= BIGSTOCK_HOT_CACHE_SECONDS <= 60:
+    raise ImproperlyConfigured("BIGSTOCK_HOT_CACHE_SECONDS must be between 0 and 60 seconds.")
 
 # --- Celery ----------------------------------------------------------------------------
 

@@ -17,10 +17,8 @@ the partner's plan, looked up once per request.
 
 import base64
 import binascii
-import functools
 import json
 import logging
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -33,7 +31,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from bigstock import events
+from bigstock import events, sql
 from bigstock.errors import DomainError
 from bigstock.models import WebhookEndpoint
 from partners.models import Partner
@@ -116,51 +114,10 @@ def _settled_cursor_sql() -> tuple[str, list]:
     return _newest_movement_sql("<= %s"), [cutoff]
 
 
-def _fetch(statement: str, params: list) -> list[tuple]:
-    """Rows of one of the feed's statements. On PostgreSQL with parameters bound by the server,
-    so psycopg prepares the statement once per connection and its plan is reused: planning this
-    statement costs more than running it. (Behind PgBouncer, use its transaction mode >= 1.21
-    with ``max_prepared_statements``, or session mode.)"""
-    if connection.vendor != "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(statement, params)
-            return cursor.fetchall()
-    connection.ensure_connection()
-    if connection.connection.prepare_threshold is None:
-        # Once per connection. Django turns preparing off; its own cursors bind on the client and
-        # never prepare anyway, so this only concerns the feed's statements. PostgreSQL would
-        # otherwise keep re-planning them (a custom plan per call, for parameters that never
-        # change the plan): the generic plan is the one wanted, always.
-        connection.connection.prepare_threshold = 5
-        connection.connection.execute("SET plan_cache_mode = force_generic_plan")
-    started = time.monotonic()
-    # Django's wrapper runs the execute wrappers; the query log (which Django's debug wrapper cannot
-    # fill for a prepared statement) is written here, so the statement is counted like any other.
-    with connection.make_cursor(_prepared_cursor_class()(connection.connection)) as cursor:
-        cursor.execute(statement, params)
-        rows = cursor.fetchall()
-    if connection.queries_logged:
-        connection.queries_log.append({"sql": statement, "time": f"{time.monotonic() - started:.3f}"})
-    return rows
-
-
-@functools.cache
-def _prepared_cursor_class():
-    from django.db.backends.postgresql.base import ServerBindingCursor
-
-    class PreparedCursor(ServerBindingCursor):
-        """Prepares every statement it runs, at once."""
-
-        def execute(self, query, params=None, **kwargs):
-            return super().execute(query, params, prepare=True)
-
-    return PreparedCursor
-
-
 def settled_change_cursor() -> int:
     """The ledger position up to which every change is committed (see the module docstring)."""
-    sql, params = _settled_cursor_sql()
-    return _fetch(f"SELECT {sql}", params)[0][0]
+    expression, params = _settled_cursor_sql()
+    return sql.fetch(f"SELECT {expression}", params)[0][0]
 
 
 # --- Stock pages ------------------------------------------------------------------------------------
@@ -230,7 +187,7 @@ def stock_page(query: StockQuery) -> StockPage:
     )
     params = [*cursor_params, *known_params, *params, query.limit + 1]
     found, settled, known = [], 0, None
-    for sku, available, seq, count in _fetch(statement, params):
+    for sku, available, seq, count in sql.fetch(statement, params):
         if sku is None:
             settled, known = seq, count
         else:

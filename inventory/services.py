@@ -6,6 +6,7 @@ so concurrent operations never oversell and never deadlock; database constraints
 negative stock whatever happens.
 """
 
+import functools
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from bigstock import sql
 from bigstock.errors import Conflict, DomainError
 from bigstock.money import round_cents
 from partners.audit import Actor
@@ -81,7 +83,7 @@ def _apply(changes: list[tuple[StockLevel, int, int]], *, kind: str, actor: Acto
                                                              for level, _oh, _r in changes],
                 assignments={"on_hand": "v.on_hand", "reserved": "v.reserved", "updated_at": "%s"},
                 params=[timezone.now()])
-    movements = StockMovement.objects.bulk_create([
+    movements = sql.insert([
         StockMovement(level=level, kind=kind, on_hand_delta=on_hand_delta, reserved_delta=reserved_delta,
                       on_hand_after=level.on_hand, reserved_after=level.reserved, reason=reason[:300],
                       actor_label=actor.label, partner=partner, reference_type=reference[0],
@@ -176,9 +178,30 @@ def return_stock(*, product: Product, warehouse: Warehouse, quantity: int, actor
 # --- Orders: reserve, release, ship --------------------------------------------------------------
 
 
+ORDER_FIELDS = ["id", "sku", "wholesale_price_cents", "is_active"]
+
+
+@functools.cache
+def _products_sql(count: int) -> str:
+    return (f"SELECT {', '.join(ORDER_FIELDS)} FROM {Product._meta.db_table} "  # noqa: S608 (names from the model)
+            f"WHERE sku IN ({', '.join(['%s'] * count)}) AND is_active")
+
+
+@functools.cache
+def _locked_levels_sql(count: int) -> str:
+    """Levels of ``count`` products in active warehouses, locked in primary-key order (no deadlock)."""
+    lock = " FOR UPDATE OF l" if connection.features.has_select_for_update_of else ""
+    return (f"SELECT l.id, l.product_id, l.on_hand, l.reserved, w.code FROM {StockLevel._meta.db_table} l "  # noqa: S608
+            f"JOIN {Warehouse._meta.db_table} w ON w.id = l.warehouse_id "
+            f"WHERE l.product_id IN ({', '.join(['%s'] * count)}) AND w.is_active ORDER BY l.id{lock}")
+
+
 def products_by_sku(skus: list[str]) -> dict[str, Product]:
-    """Active products by SKU; ``UnknownSku`` names any that are unknown or inactive."""
-    products = {p.sku: p for p in Product.objects.filter(sku__in=set(skus), is_active=True)}
+    """Active products by SKU, with the fields an order needs (``ORDER_FIELDS``; reading another
+    one reads the product again); ``UnknownSku`` names any that are unknown or inactive."""
+    skus = sorted(set(skus))
+    products = {row[1]: Product.from_db(connection.alias, ORDER_FIELDS, row)
+                for row in sql.fetch(_products_sql(len(skus)), skus)}
     unknown = sorted(set(skus) - set(products))
     if unknown:
         raise UnknownSku(_("Unknown or inactive SKU: %(skus)s.") % {"skus": ", ".join(unknown)},
@@ -203,13 +226,13 @@ def reserve(*, lines: list[LineRequest], partner, actor: Actor, reference: tuple
     products = products if products is not None else products_by_sku(list(wanted))
     by_product = {product.pk: sku for sku, product in products.items()}
     # Locked in primary-key order: two orders never wait on each other crosswise (no deadlock).
-    levels = list(
-        StockLevel.objects.select_for_update(of=("self",)).select_related("warehouse")
-        .filter(product_id__in=by_product, warehouse__is_active=True).order_by("pk")
-    )
     by_sku: dict[str, list[StockLevel]] = defaultdict(list)
-    for level in levels:
-        by_sku[by_product[level.product_id]].append(level)
+    warehouse_codes: dict[int, str] = {}
+    for level_id, product_id, on_hand, reserved, code in sql.fetch(_locked_levels_sql(len(by_product)),
+                                                                   list(by_product)):
+        by_sku[by_product[product_id]].append(StockLevel(id=level_id, product_id=product_id, on_hand=on_hand,
+                                                         reserved=reserved))
+        warehouse_codes[level_id] = code
 
     allocations: list[Allocation] = []
     changes: list[tuple[StockLevel, int, int]] = []
@@ -222,7 +245,7 @@ def reserve(*, lines: list[LineRequest], partner, actor: Actor, reference: tuple
             take = min(remaining, level.available)
             if take > 0:
                 changes.append((level, 0, take))
-                allocations.append(Allocation(sku, level.pk, level.warehouse.code, take))
+                allocations.append(Allocation(sku, level.pk, warehouse_codes[level.pk], take))
                 remaining -= take
             if remaining == 0:
                 break
@@ -272,10 +295,9 @@ def ship(*, allocations: list[Allocation], actor: Actor, partner=None, reference
 
 def discount_for(partner) -> Decimal:
     """The wholesale discount of the partner's plan (0 without a subscription). Look it up once per request."""
-    from subscriptions.services import current_subscription
+    from subscriptions.services import plan_terms
 
-    subscription = current_subscription(partner) if partner is not None else None
-    return subscription.plan.wholesale_discount if subscription is not None else Decimal("0")
+    return plan_terms(partner).wholesale_discount if partner is not None else Decimal("0")
 
 
 def discounted(price_cents: int, discount: Decimal) -> int:
@@ -337,8 +359,7 @@ def update_rows(model, names: list[str], rows: list[tuple], *, assignments: dict
         values = ", ".join(["(" + ", ".join(["%s"] * len(names)) + ")"] * len(chunk))
         statement = (f"WITH v ({', '.join(quote(name) for name in names)}) AS (VALUES {values}) "  # noqa: S608 - names from the models, values as parameters
                      f"UPDATE {table} AS t SET {sets} FROM v WHERE t.{quote(names[0])} = v.{quote(names[0])}")
-        with connection.cursor() as cursor:
-            cursor.execute(statement, [value for row in chunk for value in row] + list(params))
+        sql.execute(statement, [value for row in chunk for value in row] + list(params))
 
 
 @transaction.atomic

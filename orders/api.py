@@ -342,6 +342,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PartnerScop
     queryset = Order.objects.all()
     serializer_class = OrderSerializer
     required_permission = "place_orders"
+    idempotent_atomic = True  # its POSTs only write the database: the key, the order and the answer commit together
 
     def get_queryset(self):
         queryset = super().get_queryset()

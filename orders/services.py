@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_countries import countries
 
-from bigstock import events
+from bigstock import events, sql
 from bigstock.errors import Conflict, DomainError
 from bigstock.ids import new_public_id
 from inventory import services as inventory
@@ -120,7 +120,6 @@ def _lock(order: Order) -> Order:
 # --- Submission -------------------------------------------------------------------------------------
 
 
-@transaction.atomic
 def submit_order(*, partner, reference: str, ship_to: dict, lines: list[LineIn], actor: Actor, notes: str = "",
                  carrier_service: str = CarrierService.STANDARD, backorder: bool = False,
                  source: str = "api") -> Order:
@@ -129,6 +128,21 @@ def submit_order(*, partner, reference: str, ship_to: dict, lines: list[LineIn],
     Missing stock is refused with the available quantities, unless ``backorder``. The same
     partner reference twice is refused with the first order's id."""
     reference = str(reference or "").strip()
+    try:
+        return _submit(partner=partner, reference=reference, ship_to=ship_to, lines=lines, actor=actor, notes=notes,
+                       carrier_service=carrier_service, backorder=backorder, source=source)
+    except IntegrityError:
+        # A reused reference is caught by the unique constraint, not by a read on every order. The
+        # whole submission was rolled back (its reservation too); the first order stands.
+        existing = Order.objects.for_partner(partner).filter(reference=reference).values_list("public_id", flat=True)
+        if not existing:
+            raise
+        raise _duplicate(reference, existing[0]) from None
+
+
+@transaction.atomic
+def _submit(*, partner, reference: str, ship_to: dict, lines: list[LineIn], actor: Actor, notes: str,
+            carrier_service: str, backorder: bool, source: str) -> Order:
     if not reference or len(reference) > 64:
         raise InvalidOrder(_("Give your own order reference (1 to 64 characters)."),
                            fields={"reference": [_("1 to 64 characters.")]})
@@ -137,7 +151,6 @@ def submit_order(*, partner, reference: str, ship_to: dict, lines: list[LineIn],
                            fields={"carrier_service": [_("One of: %(values)s.") % {"values": ", ".join(CarrierService.values)}]})
     address = _clean_ship_to(ship_to)
     wanted = _clean_lines(lines)
-    # A reused reference is caught by the unique constraint (below), not by a read on every order.
     public_id = new_public_id("ord")
     products = inventory.products_by_sku(list(wanted))
     allocations, missing = inventory.reserve(
@@ -145,30 +158,29 @@ def submit_order(*, partner, reference: str, ship_to: dict, lines: list[LineIn],
         actor=actor, reference=("order", public_id), allow_partial=backorder, products=products)
     discount = inventory.discount_for(partner)
     prices = {sku: inventory.discounted(products[sku].wholesale_price_cents, discount) for sku in wanted}
-    try:
-        with transaction.atomic():  # a savepoint: the duplicate is reported, the rest rolled back by the raise
-            order = Order.objects.create(
-                partner=partner, public_id=public_id, reference=reference, notes=notes, backorder=backorder,
-                carrier_service=carrier_service, source=source, created_by_label=actor.label,
-                subtotal_cents=sum(prices[sku] * quantity for sku, quantity in wanted.items()),
-                **{f"ship_to_{field}": value for field, value in address.items()},
-            )
-    except IntegrityError:  # the same reference committed concurrently: that order stands
-        raise _duplicate(reference, Order.objects.for_partner(partner).get(reference=reference).public_id) from None
-    order_lines = OrderLine.objects.bulk_create([
+    # Written with bigstock.sql.insert (the ORM's inserts without its compiler): this is the API's
+    # hottest write.
+    [order] = sql.insert([Order(
+        partner=partner, public_id=public_id, reference=reference, notes=notes, backorder=backorder,
+        carrier_service=carrier_service, source=source, created_by_label=actor.label,
+        subtotal_cents=sum(prices[sku] * quantity for sku, quantity in wanted.items()),
+        **{f"ship_to_{field}": value for field, value in address.items()},
+    )])
+    order_lines = sql.insert([
         OrderLine(order=order, product=products[sku], sku=sku, quantity=quantity, unit_price_cents=prices[sku],
                   quantity_reserved=quantity - missing.get(sku, 0), position=position)
         for position, (sku, quantity) in enumerate(wanted.items())
     ])
     _remember_lines(order, order_lines)
     line_ids = {line.sku: line for line in order_lines}
-    Reservation.objects.bulk_create([
+    sql.insert([
         Reservation(order=order, line=line_ids[a.sku], level_id=a.level_id, warehouse_code=a.warehouse_code,
                     quantity=a.quantity)
         for a in allocations
     ])
-    OrderEvent.objects.create(order=order, to_status=Status.SUBMITTED, actor_label=actor.label,
-                              reason=_("Backorder: %(skus)s") % {"skus": ", ".join(sorted(missing))} if missing else "")
+    sql.insert([OrderEvent(
+        order=order, to_status=Status.SUBMITTED, actor_label=actor.label,
+        reason=_("Backorder: %(skus)s") % {"skus": ", ".join(sorted(missing))} if missing else "")])
     events.publish(partner=partner, type="order.created", data={
         **order_payload(order), "lines": [{"sku": sku, "quantity": quantity} for sku, quantity in wanted.items()]})
 

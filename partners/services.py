@@ -19,7 +19,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from bigstock import events, webhooks
+from bigstock import events, hotcache, webhooks
 from bigstock.errors import Conflict, DomainError
 
 from . import audit, roles
@@ -317,12 +317,20 @@ class PartnerClosed(ApiKeyError):
     status_code = 403
 
 
+# Every API call looks its key up: kept a few seconds per process. Saving a key (revoking it) or
+# its partner (closing it) clears the entries here at once (partners.signals); other processes
+# see the change within BIGSTOCK_HOT_CACHE_SECONDS.
+api_keys_by_prefix = hotcache.HotCache("api_keys_by_prefix")
+
+
 def authenticate_api_key(raw: str) -> ApiKey:
     """The active key behind ``bsk_<prefix>_<secret>``, or a specific error."""
     parts = raw.split("_", 2)
     if len(parts) != 3 or parts[0] != "bsk":
         raise UnknownApiKey(_("This API key is not valid."))
-    key = ApiKey.objects.select_related("partner").filter(prefix=parts[1]).first()
+    prefix = parts[1]
+    key = api_keys_by_prefix.get_or_load(
+        prefix, lambda: ApiKey.objects.select_related("partner").filter(prefix=prefix).first())
     if key is None or not hmac.compare_digest(key.secret_hash, _hash(parts[2])):
         raise UnknownApiKey(_("This API key is not valid."))
     now = timezone.now()
@@ -334,6 +342,7 @@ def authenticate_api_key(raw: str) -> ApiKey:
         raise PartnerClosed(_("This partner account is closed."))
     if key.last_used_at is None or now - key.last_used_at > timedelta(minutes=1):
         ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)  # at most once a minute per key
+        api_keys_by_prefix.update(prefix, lambda cached: setattr(cached, "last_used_at", now))
     return key
 
 

@@ -1,5 +1,5 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_save
+from django.db.models.signals import post_delete, post_save
 from django.utils.translation import gettext_lazy as _
 
 
@@ -18,3 +18,20 @@ class SubscriptionsConfig(AppConfig):
         from .stripe import methods, tasks  # noqa: F401
 
         post_save.connect(methods.partner_saved, sender=Partner, dispatch_uid="stripe_customer_sync")
+
+        # Per-process caches of standing levels and plan terms forget what is saved here.
+        from .models import Plan, Standing, Subscription
+        from .services import plan_terms_cache
+        from .standing import recent_levels
+
+        def forget_level(sender, instance, **kwargs):
+            recent_levels.discard(instance.partner_id)
+
+        def forget_plan_terms(sender, **kwargs):
+            plan_terms_cache.clear()
+
+        for name, signal in (("saved", post_save), ("deleted", post_delete)):
+            signal.connect(forget_level, sender=Standing, weak=False, dispatch_uid=f"hotcache_standing_{name}")
+            for model in (Subscription, Plan):
+                signal.connect(forget_plan_terms, sender=model, weak=False,
+                               dispatch_uid=f"hotcache_plan_terms_{model.__name__}_{name}")

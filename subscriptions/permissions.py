@@ -20,7 +20,7 @@ class StandingAllowsWrites(permissions.BasePermission):
         partner = getattr(request, "partner", None)
         if request.method in permissions.SAFE_METHODS or partner is None:
             return True
-        level = standing.level_for(partner)
+        level = standing.recent_level_for(partner)
         if level == Standing.Level.INACTIVE:
             raise ReadOnlyStanding(_("Your account has no active subscription: the API is read-only until you "
                                      "subscribe in the portal (Billing)."))

@@ -9,13 +9,14 @@ import datetime as dt
 import functools
 import logging
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from bigstock import events
+from bigstock import events, hotcache
 from bigstock.errors import Conflict, DomainError
 from bigstock.money import format_cents, prorate_cents, vat_cents
 from partners import audit
@@ -128,6 +129,32 @@ def current_subscription(partner: Partner) -> Subscription | None:
         Subscription.objects.for_partner(partner).exclude(status=Subscription.Status.CANCELED)
         .select_related("plan", "scheduled_plan").first()
     )
+
+
+@dataclass(frozen=True)
+class PlanTerms:
+    """What every API call applies from the partner's plan: the catalogue discount and the rate."""
+
+    wholesale_discount: Decimal
+    api_rate_per_min: int | None  # None without a subscription: the API's default rate applies
+
+
+NO_PLAN = PlanTerms(wholesale_discount=Decimal("0"), api_rate_per_min=None)
+
+# Read on every API call (prices on the feed, the catalogue and new orders; the rate limit): kept
+# a few seconds per process (bigstock.hotcache); saving a subscription or a plan clears them.
+plan_terms_cache = hotcache.HotCache("plan_terms")
+
+
+def plan_terms(partner: Partner) -> PlanTerms:
+    """The terms of the partner's current plan, at most BIGSTOCK_HOT_CACHE_SECONDS old."""
+    def load() -> PlanTerms:
+        subscription = current_subscription(partner)
+        if subscription is None:
+            return NO_PLAN
+        return PlanTerms(subscription.plan.wholesale_discount, subscription.plan.api_rate_per_min)
+
+    return plan_terms_cache.get_or_load(partner.pk, load)
 
 
 def offered_plans() -> list[Plan]:

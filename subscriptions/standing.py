@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
-from bigstock import events
+from bigstock import events, hotcache
 from partners.models import Partner
 
 from . import signals
@@ -66,6 +66,17 @@ def level_for(partner: Partner) -> str:
     """The stored level (kept current by ``refresh``); ``active`` for a partner never evaluated."""
     standing = Standing.objects.filter(partner=partner).only("level").first()
     return standing.level if standing else Standing.Level.ACTIVE
+
+
+# The API checks the level on every write: kept a few seconds per process (bigstock.hotcache).
+# Saving a Standing clears its entry here at once; other processes see it within seconds.
+recent_levels = hotcache.HotCache("standing_levels")
+
+
+def recent_level_for(partner: Partner) -> str:
+    """``level_for``, at most BIGSTOCK_HOT_CACHE_SECONDS old: for per-request checks only. What
+    must see the latest level (the dispatcher holding or releasing orders) calls ``level_for``."""
+    return recent_levels.get_or_load(partner.pk, lambda: level_for(partner))
 
 
 @transaction.atomic

@@ -8,8 +8,10 @@ import pytest
 from django.db import connection
 from django.utils import translation
 
+from bigstock import hotcache
 from bigstock.celery import QUEUES
 from bigstock.celery import app as celery_app
+from partners import throttling
 
 CHROMIUM = os.environ.get("BIGSTOCK_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -42,6 +44,17 @@ def _test_settings(settings, tmp_path):
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+
+
+@pytest.fixture(autouse=True)
+def _fresh_hot_caches():
+    """Each test starts without the per-process caches of API keys, standing and plan terms, and
+    without rate-limit leases (their counters are keyed by database ids, which tests reuse)."""
+    hotcache.clear_all()
+    throttling.reset_leases()
+    yield
+    hotcache.clear_all()
+    throttling.reset_leases()
 
 
 @pytest.fixture(autouse=True)

@@ -189,6 +189,18 @@ def test_a_key_over_its_rate_gets_429_in_the_error_format(monkeypatch):
     assert Caller().client.get("/api/v1/partner").status_code == 200  # another key has its own budget
 
 
+def test_a_keys_rate_is_its_partners_plan_rate_and_follows_a_plan_change():
+    from subscriptions import services as subscriptions
+    from tests.factories import PlanFactory
+
+    caller = Caller()
+    subscription = subscriptions.subscribe(partner=caller.partner, plan=PlanFactory(api_rate_per_min=2), actor=SYSTEM)
+    assert [caller.client.get("/api/v1/partner").status_code for _ in range(3)] == [200, 200, 429]
+    subscription.plan = PlanFactory(api_rate_per_min=100)  # saved in this process: seen at once
+    subscription.save()
+    assert caller.client.get("/api/v1/partner").status_code == 200
+
+
 # --- The team --------------------------------------------------------------------------------
 
 
@@ -459,7 +471,8 @@ def test_the_event_feed_takes_a_bounded_number_of_queries(django_assert_max_num_
     caller = Caller()
     events = PartnerEventFactory.create_batch(150, partner=caller.partner)
     past_settle_delay(time_machine)
-    with django_assert_max_num_queries(4):
+    caller.client.get("/api/v1/events?limit=1")  # the key and its plan are then cached, as in steady use
+    with django_assert_max_num_queries(2):
         response = caller.client.get(f"/api/v1/events?after={events[9].public_id}&limit=200")
     assert len(response.json()["results"]) == 140
 
@@ -490,3 +503,17 @@ def test_the_schema_documents_every_partner_endpoint_with_errors_and_no_warnings
     assert "secret" in schema["components"]["schemas"]["WebhookEndpointCreated"]["properties"]
     assert "secret" not in schema["components"]["schemas"]["WebhookEndpoint"]["properties"]
     assert schema["components"]["securitySchemes"]["apiKey"]["scheme"] == "bearer"
+
+
+def test_a_rate_is_kept_exactly_within_a_window_and_answers_with_retry_after(time_machine):
+    from subscriptions import services as subscriptions
+    from tests.factories import PlanFactory
+
+    time_machine.move_to(dt.datetime(2026, 3, 2, 9, 0, 1, tzinfo=dt.UTC), tick=False)
+    caller = Caller()
+    subscriptions.subscribe(partner=caller.partner, plan=PlanFactory(api_rate_per_min=45), actor=SYSTEM)
+    statuses = [caller.client.get("/api/v1/partner").status_code for _ in range(46)]
+    assert statuses == [200] * 45 + [429]  # leases of 2 requests, the last one cut to what is left
+    assert caller.client.get("/api/v1/partner")["Retry-After"] == "59"
+    time_machine.move_to(dt.datetime(2026, 3, 2, 9, 1, 0, tzinfo=dt.UTC), tick=False)
+    assert caller.client.get("/api/v1/partner").status_code == 200  # a new window

@@ -117,3 +117,60 @@ def test_a_closed_partners_keys_stop_working():
     assert_error_format(response, response.status_code, "partner_closed")
     # 401 today: ApiKeyAuthenticationFailed does not keep PartnerClosed's 403 (see the API notes).
     assert response.status_code in (401, 403)
+
+
+# --- The per-process cache of keys (bigstock.hotcache) ----------------------------------------
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """The hot caches' clock, moved by hand (time-machine does not move time.monotonic)."""
+    from bigstock import hotcache
+
+    now = [1000.0]
+    monkeypatch.setattr(hotcache, "_clock", lambda: now[0])
+    return now
+
+
+def test_a_key_revoked_by_another_process_stops_working_within_the_cache_lifetime(settings, clock):
+    settings.BIGSTOCK_HOT_CACHE_SECONDS = 5
+    key, secret = make_api_key(PartnerFactory())
+    client = APIClient(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    assert client.get("/api/v1/partner").status_code == 200
+    ApiKey.objects.filter(pk=key.pk).update(revoked_at=timezone.now())  # as another worker would: no signal here
+    assert client.get("/api/v1/partner").status_code == 200  # still cached in this process
+    clock[0] += 5.1
+    assert client.get("/api/v1/partner").json()["error"]["code"] == "api_key_revoked"
+
+
+def test_a_key_revoked_in_this_process_stops_working_at_once(settings):
+    settings.BIGSTOCK_HOT_CACHE_SECONDS = 60
+    owner = MembershipFactory(role=Role.ADMIN)
+    key, secret = make_api_key(owner.partner, created_by=owner)
+    client = APIClient(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    assert client.get("/api/v1/partner").status_code == 200
+    services.revoke_api_key(key=ApiKey.objects.get(pk=key.pk), membership=owner, actor=Actor(user=owner.user))
+    assert client.get("/api/v1/partner").json()["error"]["code"] == "api_key_revoked"
+
+
+def test_a_request_changing_its_partner_does_not_change_the_cached_one(settings):
+    settings.BIGSTOCK_HOT_CACHE_SECONDS = 60
+    partner = PartnerFactory(legal_name="Maison Dupont")
+    _key, secret = make_api_key(partner)
+    services.authenticate_api_key(secret).partner.legal_name = "changed in one request"
+    assert services.authenticate_api_key(secret).partner.legal_name == "Maison Dupont"
+
+
+def test_an_api_key_call_skips_the_portal_session_and_acts_for_the_keys_partner():
+    """A browser session of another partner's member sent along with a key changes nothing."""
+    other = MembershipFactory(role=Role.OWNER)
+    partner = PartnerFactory(legal_name="Maison Dupont")
+    _key, secret = make_api_key(partner)
+    client = APIClient()
+    client.force_login(other.user)
+    response = client.get("/api/v1/partner", HTTP_AUTHORIZATION=f"Bearer {secret}")
+    assert response.json()["legal_name"] == "Maison Dupont"
+    assert "Cookie" not in response.get("Vary", "")  # the session was not read: the answer is the key's
+    assert "sessionid" not in response.cookies
+    portal = client.get("/api/v1/partner")  # the same browser without the key: its own partner
+    assert portal.json()["legal_name"] == other.partner.legal_name

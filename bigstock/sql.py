@@ -1,0 +1,92 @@
+"""Hand-written statements for the hottest paths (the stock feed, order submission, stock changes).
+
+The ORM compiles every query anew: for a statement that runs thousands of times a minute with
+the same shape, compiling costs more than PostgreSQL spends running it. Here the shapes are
+written once (or built once per model and row count and kept), every value is a parameter, and
+on PostgreSQL the statement is prepared once per connection and run with its generic plan.
+Everything else goes through the ORM.
+"""
+
+import functools
+import time
+
+from django.db import connection
+from django.db.models import AutoField, Model
+
+
+def fetch(statement: str, params: list) -> list[tuple]:
+    """Rows of ``statement`` (prepared on PostgreSQL: see ``execute``)."""
+    return execute(statement, params, fetch=True)
+
+
+def execute(statement: str, params: list, *, fetch: bool = False) -> list[tuple] | None:
+    """Run one of the hot statements. On PostgreSQL with parameters bound by the server, so
+    psycopg prepares it once per connection and its plan is reused: planning these statements
+    costs more than running them. (Behind PgBouncer, use its transaction mode >= 1.21 with
+    ``max_prepared_statements``, or session mode.)"""
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(statement, params)
+            return cursor.fetchall() if fetch else None
+    connection.ensure_connection()
+    if connection.connection.prepare_threshold is None:
+        # Once per connection. Django turns preparing off; its own cursors bind on the client and
+        # never prepare anyway, so this only concerns these statements. PostgreSQL would otherwise
+        # keep re-planning them (a custom plan per call, for parameters that never change the
+        # plan): the generic plan is the one wanted, always.
+        connection.connection.prepare_threshold = 5
+        connection.connection.execute("SET plan_cache_mode = force_generic_plan")
+    started = time.monotonic()
+    # Django's wrapper runs the execute wrappers; the query log (which Django's debug wrapper cannot
+    # fill for a prepared statement) is written here, so the statement is counted like any other.
+    with connection.make_cursor(_prepared_cursor_class()(connection.connection)) as cursor:
+        cursor.execute(statement, params)
+        rows = cursor.fetchall() if fetch else None
+    if connection.queries_logged:
+        connection.queries_log.append({"sql": statement, "time": f"{time.monotonic() - started:.3f}"})
+    return rows
+
+
+@functools.cache
+def _prepared_cursor_class():
+    from django.db.backends.postgresql.base import ServerBindingCursor
+
+    class PreparedCursor(ServerBindingCursor):
+        """Prepares every statement it runs, at once."""
+
+        def execute(self, query, params=None, **kwargs):
+            return super().execute(query, params, prepare=True)
+
+    return PreparedCursor
+
+
+def insert(objs: list[Model]) -> list[Model]:
+    """Save new instances of one model in one ``INSERT ... VALUES ... RETURNING`` (PostgreSQL and
+    SQLite alike), setting their primary keys: ``bulk_create`` without its query compiler. Field
+    defaults and ``auto_now_add`` apply as in ``save``; no signals are sent, as with ``bulk_create``."""
+    if not objs:
+        return objs
+    model = type(objs[0])
+    fields, pk = _insert_fields(model)
+    params = [field.get_db_prep_save(field.pre_save(obj, add=True), connection) for obj in objs for field in fields]
+    rows = fetch(_insert_sql(model, len(objs)), params)
+    for obj, (pk_value,) in zip(objs, rows, strict=True):
+        setattr(obj, pk.attname, pk_value)
+        obj._state.adding, obj._state.db = False, connection.alias
+    return objs
+
+
+@functools.cache
+def _insert_fields(model) -> tuple[list, object]:
+    pk = model._meta.pk
+    fields = [field for field in model._meta.concrete_fields if not (field is pk and isinstance(field, AutoField))]
+    return fields, pk
+
+
+@functools.cache
+def _insert_sql(model, count: int) -> str:
+    quote = connection.ops.quote_name
+    fields, pk = _insert_fields(model)
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    return (f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "  # noqa: S608
+            f"VALUES {', '.join([row] * count)} RETURNING {quote(pk.column)}")
