@@ -10,7 +10,7 @@ Everything else goes through the ORM.
 import functools
 import time
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import AutoField, Model
 
 
@@ -24,6 +24,7 @@ def execute(statement: str, params: list, *, fetch: bool = False) -> list[tuple]
     psycopg prepares it once per connection and its plan is reused: planning these statements
     costs more than running them. (Behind PgBouncer, use its transaction mode >= 1.21 with
     ``max_prepared_statements``, or session mode.)"""
+    connection = connections[DEFAULT_DB_ALIAS]  # once: each use of django.db.connection looks it up
     if connection.vendor != "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(statement, params)
@@ -68,11 +69,12 @@ def insert(objs: list[Model]) -> list[Model]:
         return objs
     model = type(objs[0])
     fields, pk = _insert_fields(model)
-    params = [field.get_db_prep_save(field.pre_save(obj, add=True), connection) for obj in objs for field in fields]
+    db = connections[DEFAULT_DB_ALIAS]
+    params = [field.get_db_prep_save(field.pre_save(obj, add=True), db) for obj in objs for field in fields]
     rows = fetch(_insert_sql(model, len(objs)), params)
     for obj, (pk_value,) in zip(objs, rows, strict=True):
         setattr(obj, pk.attname, pk_value)
-        obj._state.adding, obj._state.db = False, connection.alias
+        obj._state.adding, obj._state.db = False, DEFAULT_DB_ALIAS
     return objs
 
 

@@ -23,13 +23,13 @@ import logging
 from collections import defaultdict
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Count, F, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerUnreachable
 
+from bigstock import flags
 from bigstock.errors import DomainError
 from subscriptions.models import Standing, Subscription
 
@@ -52,11 +52,11 @@ def kick() -> None:
     """Ask for a dispatch soon; at most one pending request (the broker being down is not an error)."""
     from . import tasks
 
-    if cache.add(KICK_KEY, 1, timeout=KICK_TIMEOUT_S):
+    if flags.set_once(KICK_KEY, ttl_s=KICK_TIMEOUT_S):
         try:
             tasks.dispatch_orders.delay()
         except BrokerUnreachable:  # the orders are safe in the database: the beat sweep dispatches them
-            cache.delete(KICK_KEY)
+            flags.clear(KICK_KEY)
             logger.warning("dispatch request not queued (broker unreachable)", exc_info=True)
 
 
@@ -120,7 +120,7 @@ def _oldest_per_partner(waiting, partners: list[int], per_partner: int) -> dict[
 @transaction.atomic
 def dispatch_pending() -> dict[str, int]:
     """Hold what must wait for standing, then fill each queue up to its depth, fairly."""
-    cache.delete(KICK_KEY)
+    flags.clear(KICK_KEY)
     _one_dispatcher_at_a_time()
     waiting = Order.objects.filter(dispatch_state=DispatchState.WAITING, status=Status.SUBMITTED)
     partner_ids = list(waiting.order_by().values_list("partner_id", flat=True).distinct())

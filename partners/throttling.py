@@ -9,13 +9,12 @@ rate across a window boundary; near the limit, a lease taken by another process 
 may refuse a request a little early (at most a twentieth of the rate per process).
 """
 
-import functools
 import threading
 import time
 
-from django.conf import settings
-from django.core.cache import cache
 from rest_framework.throttling import SimpleRateThrottle
+
+from bigstock import flags
 
 from .models import ApiKey
 
@@ -52,7 +51,7 @@ class PartnerRateThrottle(SimpleRateThrottle):
         self.num_requests, self.duration = self._limit(request)
         now = time.time()
         window = int(now // self.duration)
-        if _take(f"bigstock:throttle:{self.scope}:{ident}:{self.duration}", window=window,
+        if _take(f"throttle:{self.scope}:{ident}:{self.duration}", window=window,
                  limit=self.num_requests, ttl_s=self.duration + 1):
             return True
         self._wait = (window + 1) * self.duration - now
@@ -71,7 +70,7 @@ def _take(key: str, *, window: int, limit: int, ttl_s: int) -> bool:
             lease[1] -= 1
             return True
     wanted = max(1, limit // LEASE_SHARE)
-    total = _increment(f"{key}:{_generation}:{window}", by=wanted, ttl_s=ttl_s)
+    total = flags.add(f"{key}:{_generation}:{window}", wanted, ttl_s=ttl_s)
     granted = min(wanted, limit - (total - wanted))
     if granted <= 0:
         return False
@@ -88,25 +87,3 @@ def reset_leases() -> None:
     with _leases_lock:
         _leases.clear()
         _generation += 1
-
-
-def _increment(key: str, *, by: int, ttl_s: int) -> int:
-    """The counter at ``key`` after adding ``by``; it expires ``ttl_s`` after its window."""
-    client = _redis()
-    if client is None:  # the embedded default (one process): Django's local cache
-        cache.add(key, 0, timeout=ttl_s)
-        return cache.incr(key, by)
-    pipe = client.pipeline(transaction=False)
-    pipe.incrby(key, by)
-    pipe.expire(key, ttl_s)
-    total, _expiry = pipe.execute()
-    return total
-
-
-@functools.cache
-def _redis():
-    if not settings.REDIS_URL:
-        return None
-    import redis
-
-    return redis.Redis.from_url(settings.REDIS_URL)
