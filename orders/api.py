@@ -21,7 +21,6 @@ from drf_spectacular.utils import (
 from rest_framework import exceptions, mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
-from rest_framework.reverse import reverse
 
 from bigstock.api import (
     ErrorDetailSerializer,
@@ -437,7 +436,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PartnerScop
             raise UnknownSkuInOrder(error.message, skus=sorted(skus), fields={
                 f"lines[{index}].sku": [_("Unknown SKU %(sku)s.") % {"sku": line.sku}]
                 for index, line in enumerate(lines) if line.sku in skus}) from None
-        location = reverse("api:order-detail", kwargs={"id": order.public_id}, request=request)
+        location = request.build_absolute_uri(f"{request.path.rstrip('/')}/{order.public_id}")  # the collection's item
         return Response(OrderSerializer(order).data, status=status.HTTP_201_CREATED, headers={"Location": location})
 
     @extend_schema(

@@ -82,7 +82,8 @@ def test_submitting_an_order_answers_201_with_its_public_id_lines_and_frozen_pri
     body = response.json()
     order = Order.objects.get()
     assert body["id"] == order.public_id and body["id"].startswith("ord_")
-    assert response["Location"].endswith(f"/api/v1/orders/{order.public_id}")
+    assert response["Location"] == f"http://testserver/api/v1/orders/{order.public_id}"
+    assert caller.client.get(response["Location"]).json()["id"] == order.public_id  # it answers the order
     assert body["status"] == "submitted" and body["reference"] == "CMD-1"
     assert body["ship_to"]["postcode"] == "69003" and body["ship_to"]["country"] == "FR"
     assert body["lines"][0] == {"sku": "TEA-1", "quantity": 2, "quantity_reserved": 2, "quantity_backordered": 0,
