@@ -4,10 +4,12 @@
         .venv/bin/python bench/invoicing.py --subscriptions 10000 --pdf-sample 50
 
 Creates a fresh database, N partners with a subscription each (manual rail), then runs the
-invoicing of the next period the way the Celery tasks do (one ``invoice_next_period`` per
-subscription, in one process), timing it; follow-up tasks (PDF, email, collection) are
-only enqueued on the broker, as in production. PDF rendering is timed on a sample and
-extrapolated. Queries per invoice are counted at two sizes to show they do not grow.
+invoicing of the next period the way the Celery workers do: the batches ``start_invoicing_run``
+queues, each run by the body of the ``invoice_subscriptions`` task, handed one at a time to
+``--processes`` worker processes (a Celery queue with prefetch 1); follow-up tasks (PDF, email,
+collection) are only enqueued on the broker, as in production. PDF rendering is timed on a
+sample and extrapolated. Queries per invoice are counted on invoices spread over the run to
+show they do not grow.
 """
 
 import argparse
@@ -47,7 +49,7 @@ def main() -> None:
     call_command("migrate", verbosity=0)
 
     from partners.models import Membership, Partner, Role, User
-    from subscriptions import documents, services
+    from subscriptions import documents, periods, services, tasks
     from subscriptions.models import Invoice, Plan, Subscription
 
     plan = Plan.objects.create(code="bench", name_fr="Bench", name_en="Bench", price_cents=9900, included_orders=1,
@@ -63,30 +65,36 @@ def main() -> None:
     users = User.objects.bulk_create([User(email=f"owner{i}@bench.example") for i in range(n)], batch_size=2000)
     Membership.objects.bulk_create([Membership(user=u, partner=p, role=Role.OWNER) for u, p in zip(users, partners, strict=True)],
                                    batch_size=2000)
-    start, end = dt.date(2026, 10, 1), dt.date(2026, 11, 1)
+    # Last month's periods, due today, as the tasks see them (they bill on the current date).
+    end = periods.month_start(periods.today())
+    start = periods.month_start(end - dt.timedelta(days=1))
     Subscription.objects.bulk_create([
         Subscription(partner=p, plan=plan, status="active", started_on=start, current_period_start=start,
                      current_period_end=end) for p in partners
     ], batch_size=2000)
     print(f"seeded {n} partners and subscriptions in {time.perf_counter() - t0:.1f} s")
 
-    due = services.due_subscription_ids(today=end)
+    # What start_invoicing_run queues (run on the day the period ends).
+    due = [[subscription_id, period_start.isoformat()]
+           for subscription_id, period_start in services.due_subscription_ids(today=end)]
     # Queries per invoice, on a sample spread over the run (must not grow with the number of partners).
     probes = due[:: max(1, len(due) // 20)]
     query_counts = []
     t0 = time.perf_counter()
-    for subscription_id, period_start in probes:
+    for item in probes:
         with CaptureQueriesContext(connection) as ctx:
-            services.invoice_next_period(subscription_id=subscription_id, period_start=period_start, today=end)
+            tasks.invoice_subscriptions([item])
         query_counts.append(len(ctx.captured_queries))
     probe_s = time.perf_counter() - t0
-    rest = [item for item in due if item not in set(probes)]
+    probed = {tuple(item) for item in probes}
+    rest = [item for item in due if tuple(item) not in probed]
+    batches = [rest[first : first + tasks.INVOICING_BATCH] for first in range(0, len(rest), tasks.INVOICING_BATCH)]
     connection.close()
-    # The rest as billing workers do it: several processes, one transaction per subscription.
+    # The rest as billing workers do it: each process takes the next batch when it is done with one.
     t0 = time.perf_counter()
-    chunks = [rest[i :: args.processes] for i in range(args.processes)]
-    with multiprocessing.get_context("fork").Pool(args.processes) as pool:
-        pool.map(_invoice_chunk, [(chunk, end) for chunk in chunks])
+    with multiprocessing.get_context("fork").Pool(args.processes, initializer=_start_worker) as pool:
+        for _ in pool.imap_unordered(tasks.invoice_subscriptions, batches):
+            pass
     elapsed = time.perf_counter() - t0
     invoices = Invoice.objects.filter(period_start=end).count()
     print(f"invoiced {len(rest)} subscriptions without PDFs in {elapsed:.1f} s with {args.processes} worker "
@@ -103,22 +111,20 @@ def main() -> None:
         durations.append(time.perf_counter() - t)
     if durations and any(d > 0.001 for d in durations):
         per_pdf = statistics.median(durations)
+        without_s = n / (len(rest) / elapsed)
+        cores = os.cpu_count() or 1
         print(f"PDF rendering: median {per_pdf * 1000:.0f} ms per invoice over {len(durations)}; "
-              f"{n} invoices with PDFs ≈ {elapsed + per_pdf * n:.0f} s on one worker process "
-              f"(PDFs render in the send_invoice task, in parallel across workers)")
+              f"{n} invoices with PDFs ≈ {without_s + per_pdf * n / cores:.0f} s with the PDFs spread over "
+              f"{cores} cores ({without_s + per_pdf * n:.0f} s on one worker process; PDFs render in the "
+              f"send_invoice task, in parallel across workers)")
     else:
         print("PDF rendering: not available in this build")
 
 
-def _invoice_chunk(work) -> None:
+def _start_worker() -> None:
     from django.db import connection
 
-    from subscriptions import services
-
-    chunk, today = work
     connection.close()  # never share the parent's connection after fork
-    for subscription_id, period_start in chunk:
-        services.invoice_next_period(subscription_id=subscription_id, period_start=period_start, today=today)
 
 
 def _has_tables(connection) -> bool:

@@ -44,15 +44,19 @@ EVENT_TYPES: dict[str, str] = {
 }
 
 
-def publish(*, partner, type: str, data: dict) -> PartnerEvent:
-    """Record ``type`` for ``partner`` and queue its webhook deliveries (after commit)."""
+def publish(*, partner, type: str, data: dict, endpoints=None) -> PartnerEvent:
+    """Record ``type`` for ``partner`` and queue its webhook deliveries (after commit).
+
+    ``endpoints``: the partner's ``webhooks.enabled_endpoints``, read earlier by a caller that
+    publishes while holding a lock others wait for (the invoice number series), to keep it short.
+    """
     if type not in EVENT_TYPES:
         raise ValueError(f"unknown event type {type!r}: add it to bigstock.events.EVENT_TYPES")
     from . import webhooks  # webhooks imports this module's models
 
     with transaction.atomic(savepoint=False):  # part of the caller's change: no savepoint of its own
         [event] = sql.insert([PartnerEvent(partner=partner, type=type, payload=data)])
-        webhooks.fan_out(event)
+        webhooks.fan_out(event, endpoints)
     return event
 
 

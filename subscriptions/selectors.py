@@ -51,7 +51,8 @@ def next_invoice(*, subscription: Subscription) -> NextInvoice | None:
     if subscription.cancel_at_period_end or subscription.status == Subscription.Status.CANCELED:
         return None
     plan = subscription.scheduled_plan or subscription.plan
-    discount = _offer_discount_cents(subscription, plan.price_cents)
+    redemption = CouponRedemption.objects.select_related("coupon").filter(subscription=subscription).first()
+    discount = offer_discount_cents(redemption, plan.price_cents) or 0
     subtotal = plan.price_cents - discount
     partner = subscription.partner
     regime = vat.regime_for(country=str(partner.country), vat_number=partner.vat_number)
@@ -59,11 +60,12 @@ def next_invoice(*, subscription: Subscription) -> NextInvoice | None:
     return NextInvoice(subscription.current_period_end, plan, discount, subtotal, tax, subtotal + tax)
 
 
-def _offer_discount_cents(subscription: Subscription, base_cents: int) -> int:
-    """The offer's discount on the next monthly invoice (as ``services._discount_line`` will apply it)."""
-    redemption = CouponRedemption.objects.select_related("coupon").filter(subscription=subscription).first()
+def offer_discount_cents(redemption: CouponRedemption | None, base_cents: int) -> int | None:
+    """What an offer takes off one monthly invoice of ``base_cents`` excl. VAT, as
+    ``services._discount_line`` bills it and ``next_invoice`` announces it; None when no offer
+    applies (none redeemed, used up, or nothing to discount)."""
     if redemption is None or redemption.invoices_left == 0 or base_cents <= 0:
-        return 0
+        return None
     coupon = redemption.coupon
     if coupon.percent_off is not None:
         return prorate_cents(base_cents, int(coupon.percent_off * 100), 10000)

@@ -16,14 +16,14 @@ from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from bigstock import events, hotcache
+from bigstock import events, hotcache, webhooks
 from bigstock.errors import Conflict, DomainError
 from bigstock.money import format_cents, prorate_cents, vat_cents
 from partners import audit
 from partners.audit import Actor
 from partners.models import Partner
 
-from . import numbering, periods, rails, standing, vat
+from . import numbering, periods, rails, selectors, standing, vat
 from .models import (
     Coupon,
     CouponRedemption,
@@ -202,11 +202,14 @@ def _create_draft(*, subscription: Subscription, kind: str, period_start: dt.dat
                   lines: list[LineDraft], finalize_on: dt.date | None = None) -> Invoice:
     """A draft invoice with its lines; with ``finalize_on``, finalized at once in the same transaction."""
     subtotal, rate, tax, total, regime = _totals(subscription.partner, lines)
-    invoice = Invoice.objects.create(
+    invoice = Invoice(
         partner=subscription.partner, subscription=subscription, kind=kind, period_start=period_start,
         period_end=period_end, vat_rate=rate, vat_regime=regime.code, subtotal_cents=subtotal, vat_cents=tax,
         total_cents=total,
     )
+    if finalize_on is not None:
+        _freeze(invoice, today=finalize_on)  # inserted as finalized, but for its number
+    invoice.save(force_insert=True)
     InvoiceLine.objects.bulk_create([
         InvoiceLine(invoice=invoice, description=line.description, quantity=line.quantity,
                     unit_price_cents=line.unit_price_cents, amount_cents=line.amount_cents,
@@ -214,7 +217,7 @@ def _create_draft(*, subscription: Subscription, kind: str, period_start: dt.dat
         for position, line in enumerate(lines)
     ])
     if finalize_on is not None:
-        return _finalize(invoice, today=finalize_on)
+        return _number(invoice)
     _timeline(invoice, "created", _("Draft created"))
     return invoice
 
@@ -240,21 +243,33 @@ def finalize_invoice(*, invoice: Invoice, today: dt.date | None = None) -> Invoi
 
 
 def _finalize(invoice: Invoice, *, today: dt.date) -> Invoice:
-    """``finalize_invoice`` on a draft this transaction holds. The number is taken as late as
-    possible: the series row stays locked from here to commit, serialising finalizations."""
+    """``finalize_invoice`` on a draft this transaction holds."""
+    _freeze(invoice, today=today)
+    return _number(invoice, also_save=("issue_date", "due_date", "seller", "buyer", "status"))
+
+
+def _freeze(invoice: Invoice, *, today: dt.date) -> None:
+    """What finalizing sets before the number: both identities, the dates, the status."""
     invoice.seller = dict(settings.BIGSTOCK_SELLER)
     invoice.buyer = _buyer_snapshot(invoice.partner)
-    invoice.number = numbering.next_number(series=numbering.INVOICE_SERIES, year=today.year)
     invoice.issue_date = today
     invoice.due_date = today + dt.timedelta(days=settings.BIGSTOCK_PAYMENT_TERMS_DAYS)
-    invoice.finalized_at = timezone.now()
     invoice.status = Invoice.Status.OPEN if invoice.total_cents > 0 else Invoice.Status.PAID
+
+
+def _number(invoice: Invoice, *, also_save: tuple[str, ...] = ()) -> Invoice:
+    """Give a frozen invoice the next number of its series, and tell the partner. The series row
+    stays locked from here to commit, serialising every finalization: only what needs the number
+    comes after it (then the finalization time, so those times follow the numbers)."""
+    endpoints = webhooks.enabled_endpoints(invoice.partner)  # for the event below, read before the lock
+    invoice.number = numbering.next_number(series=numbering.INVOICE_SERIES, year=invoice.issue_date.year)
+    invoice.finalized_at = timezone.now()
     if invoice.status == Invoice.Status.PAID:
         invoice.paid_at = invoice.finalized_at
-    invoice.save(update_fields=["number", "issue_date", "due_date", "seller", "buyer", "finalized_at", "status",
-                                "paid_at"])
+    invoice.save(update_fields=["number", "finalized_at", "paid_at", *also_save])
     _timeline(invoice, "finalized", _("Finalized as %(number)s") % {"number": invoice.number})
-    events.publish(partner=invoice.partner, type="invoice.finalized", data=_invoice_payload(invoice))
+    events.publish(partner=invoice.partner, type="invoice.finalized", data=_invoice_payload(invoice),
+                   endpoints=endpoints)
 
     from . import tasks  # tasks import this module
 
@@ -296,17 +311,16 @@ def find_coupon(*, code: str, plan: Plan, today: dt.date) -> Coupon:
 @_in_invoice_language
 def _discount_line(subscription: Subscription, base_cents: int) -> LineDraft | None:
     """The coupon's discount on one monthly invoice (consumes one of its invoices)."""
-    redemption = CouponRedemption.objects.select_related("coupon").filter(subscription=subscription).first()
-    if redemption is None or redemption.invoices_left == 0 or base_cents <= 0:
+    try:
+        redemption = subscription.redemption  # the monthly run loads it with the subscription
+    except CouponRedemption.DoesNotExist:
         return None
-    coupon = redemption.coupon
-    if coupon.percent_off is not None:
-        off = prorate_cents(base_cents, int(coupon.percent_off * 100), 10000)
-    else:
-        off = min(coupon.amount_off_cents, base_cents)
+    off = selectors.offer_discount_cents(redemption, base_cents)
+    if off is None:
+        return None
     redemption.invoices_left -= 1
     redemption.save(update_fields=["invoices_left"])
-    return LineDraft(_("Offer %(name)s") % {"name": coupon.name}, -off)
+    return LineDraft(_("Offer %(name)s") % {"name": redemption.coupon.name}, -off)
 
 
 # --- Subscribing and changing plan ----------------------------------------------------------
@@ -479,7 +493,10 @@ def invoice_next_period(*, subscription_id: int, period_start: dt.date, today: d
     rolled returns its existing invoice, and (subscription, period) is unique in the database.
     """
     today = today or periods.today()
-    subscription = Subscription.objects.select_for_update().select_related("plan", "partner").get(pk=subscription_id)
+    # Only the subscription row is locked: a plan is shared by thousands of subscriptions, and
+    # locking it (FOR UPDATE without OF locks every joined row) would bill them one at a time.
+    subscription = (Subscription.objects.select_for_update(of=("self",))
+                    .select_related("plan", "partner", "redemption__coupon").get(pk=subscription_id))
     if subscription.current_period_end != period_start:
         return Invoice.objects.filter(subscription=subscription, kind=Invoice.Kind.RECURRING,
                                       period_start=period_start).first()
