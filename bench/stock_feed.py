@@ -409,7 +409,7 @@ def main() -> None:
     first_use = fresh_key_statements("/api/v1/stock?limit=100")
     say(f"statements per /stock page in steady use (the key and its plan cached a few seconds per process): "
         f"limit 10: {counts[10]}, 100: {counts[100]}, 1000: {counts[1000]}; a fresh key's first call: {first_use} "
-        f"(the key, its last use, its plan's terms, the page)")
+        f"(the key read, its last use recorded; +1 when its partner's plan terms are not cached yet)")
 
     env = {"DEBUG": "0", "LOG_LEVEL": "WARNING", "API_KEY_RATE": "100000/s", "CONN_MAX_AGE": "600",
            "SECURE_HSTS_SECONDS": "0"}
