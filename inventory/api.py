@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 import json
 from dataclasses import replace
+from urllib.parse import urlencode
 
 from django.http import StreamingHttpResponse
 from django.utils import timezone
@@ -117,9 +118,9 @@ def next_url(request, position: dict | None) -> str | None:
     """The same request from ``position`` on (every filter kept), or None after the last page."""
     if position is None:
         return None
-    params = request.query_params.copy()
-    params["cursor"] = feed.encode_position(position)
-    return request.build_absolute_uri(f"{request.path}?{params.urlencode()}")
+    query = [(name, value) for name, values in request.GET.lists() if name != "cursor" for value in values]
+    query.append(("cursor", feed.encode_position(position)))
+    return request.build_absolute_uri(f"{request.path}?{urlencode(query)}")
 
 
 def conditional(request, etag: str, body_of, *, max_age_s: int) -> Response:
