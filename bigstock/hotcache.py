@@ -1,10 +1,10 @@
 """Short-lived, per-process caches for what every API call would otherwise read again: the API
-key behind a prefix, the partner's standing, its plan's discount.
+key behind a prefix, the partner's standing, its plan's terms (discount, API rate).
 
 An entry lives ``BIGSTOCK_HOT_CACHE_SECONDS`` (5 s by default, 0 turns the caches off): a change
 made in another process (another gunicorn worker, staff in the admin) is seen within that time.
-A change saved in this process clears the entries it concerns at once (each app connects its
-models' signals to ``discard`` or ``clear``). Only values that can safely be a few seconds old
+A change saved in this process clears the entries it concerns at once (``forget_on_save``, called
+by each app for the models its cache reads). Only values that can safely be a few seconds old
 go here; decisions that must see the latest write (the dispatcher, billing) read the database.
 """
 
@@ -14,6 +14,8 @@ import time
 
 from cachetools import TTLCache
 from django.conf import settings
+from django.db.models import Model
+from django.db.models.signals import post_delete, post_save
 
 _MISSING = object()
 _registry: list["HotCache"] = []
@@ -71,6 +73,18 @@ class HotCache:
             if self._entries is not None:
                 self._entries.clear()
 
+    def forget_on_save(self, model, *, key=None) -> None:
+        """Saving or deleting a ``model`` instance in this process forgets the entry ``key(instance)``,
+        or every entry when no ``key`` is given."""
+        def forget(sender, instance, **kwargs):
+            if key is None:
+                self.clear()
+            else:
+                self.discard(key(instance))
+
+        for signal in (post_save, post_delete):
+            signal.connect(forget, sender=model, weak=False, dispatch_uid=f"hotcache.{self.name}.{model._meta.label}")
+
 
 def clear_all() -> None:
     for cache in _registry:
@@ -78,8 +92,6 @@ def clear_all() -> None:
 
 
 def _copy(value):
-    from django.db.models import Model
-
     if not isinstance(value, Model):
         return value
     return _copy_instance(value)
@@ -88,8 +100,6 @@ def _copy(value):
 def _copy_instance(instance):
     """A shallow copy with its own state and related-objects cache (what ``copy.copy`` does through
     ``Model.__getstate__``, without the pickling protocol: this runs on every API call)."""
-    from django.db.models import Model
-
     fresh = instance.__class__.__new__(instance.__class__)
     fresh.__dict__ = instance.__dict__.copy()
     fresh._state = copy.copy(instance._state)

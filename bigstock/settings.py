@@ -267,7 +267,7 @@ SPECTACULAR_SETTINGS = {
                             "TicketPriorityEnum": "support.models.Priority"},
 }
 IDEMPOTENCY_KEY_TTL_HOURS = 24
-# API keys, standing and plan discounts are kept this long in each process (bigstock.hotcache):
+# API keys, standing and plan terms are kept this long in each process (bigstock.hotcache):
 # a change made elsewhere is seen by the API within this time. 0 turns the caches off.
 BIGSTOCK_HOT_CACHE_SECONDS = env.int("BIGSTOCK_HOT_CACHE_SECONDS", default=5)
 if not 0 <= BIGSTOCK_HOT_CACHE_SECONDS <= 60:

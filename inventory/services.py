@@ -202,7 +202,7 @@ def products_by_sku(skus: list[str]) -> dict[str, Product]:
     skus = sorted(set(skus))
     products = {row[1]: Product.from_db(connection.alias, ORDER_FIELDS, row)
                 for row in sql.fetch(_products_sql(len(skus)), skus)}
-    unknown = sorted(set(skus) - set(products))
+    unknown = [sku for sku in skus if sku not in products]
     if unknown:
         raise UnknownSku(_("Unknown or inactive SKU: %(skus)s.") % {"skus": ", ".join(unknown)},
                          fields={"sku": [_("Unknown SKU %(sku)s.") % {"sku": sku} for sku in unknown]}, skus=unknown)

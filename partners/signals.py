@@ -26,28 +26,15 @@ authenticator_removed = _authenticator_receiver("authenticator.removed")
 authenticator_reset = _authenticator_receiver("authenticator.reset")
 
 
-def forget_api_key(sender, instance, **kwargs):
-    from .services import api_keys_by_prefix
-
-    api_keys_by_prefix.discard(instance.prefix)
-
-
-def forget_partner_keys(sender, instance, **kwargs):
-    from .services import api_keys_by_prefix
-
-    api_keys_by_prefix.clear()  # rare (a partner's details or status changed): every key is looked up again
-
-
 def connect() -> None:
     from allauth.mfa import signals as mfa_signals
     from django.contrib.auth import signals as auth_signals
-    from django.db.models.signals import post_delete, post_save
 
     from .models import ApiKey, Partner
+    from .services import api_keys_by_prefix
 
-    for name, signal in (("saved", post_save), ("deleted", post_delete)):
-        signal.connect(forget_api_key, sender=ApiKey, dispatch_uid=f"partners.hotcache.api_key_{name}")
-        signal.connect(forget_partner_keys, sender=Partner, dispatch_uid=f"partners.hotcache.partner_{name}")
+    api_keys_by_prefix.forget_on_save(ApiKey, key=lambda key: key.prefix)
+    api_keys_by_prefix.forget_on_save(Partner)  # rare (details or status changed): every key is read again
 
     auth_signals.user_logged_in.connect(user_logged_in, dispatch_uid="partners.audit.user_logged_in")
     mfa_signals.authenticator_added.connect(authenticator_added, dispatch_uid="partners.audit.authenticator_added")

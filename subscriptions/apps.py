@@ -1,5 +1,5 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import post_save
 from django.utils.translation import gettext_lazy as _
 
 
@@ -24,14 +24,6 @@ class SubscriptionsConfig(AppConfig):
         from .services import plan_terms_cache
         from .standing import recent_levels
 
-        def forget_level(sender, instance, **kwargs):
-            recent_levels.discard(instance.partner_id)
-
-        def forget_plan_terms(sender, **kwargs):
-            plan_terms_cache.clear()
-
-        for name, signal in (("saved", post_save), ("deleted", post_delete)):
-            signal.connect(forget_level, sender=Standing, weak=False, dispatch_uid=f"hotcache_standing_{name}")
-            for model in (Subscription, Plan):
-                signal.connect(forget_plan_terms, sender=model, weak=False,
-                               dispatch_uid=f"hotcache_plan_terms_{model.__name__}_{name}")
+        recent_levels.forget_on_save(Standing, key=lambda standing: standing.partner_id)
+        plan_terms_cache.forget_on_save(Subscription)
+        plan_terms_cache.forget_on_save(Plan)
