@@ -199,6 +199,23 @@ def test_bad_input_is_refused_field_by_field(caller, stock, change, field):
     assert not Order.objects.exists() and reserved("TEA-1") == 0
 
 
+def test_refusals_come_in_each_requests_language_and_leave_nothing_for_the_next(caller, stock):
+    # The input serializer instance is kept per thread between requests (orders.api.validated).
+    french = APIClient(HTTP_ACCEPT_LANGUAGE="fr")
+    french.credentials(HTTP_AUTHORIZATION=caller.client._credentials["HTTP_AUTHORIZATION"])
+    too_long = {**order_body(), "ship_to": {**SHIP_TO, "city": "x" * 101}}
+    no_lines = {**order_body(), "lines": []}
+
+    english_error = caller.post("/api/v1/orders", too_long).json()["error"]
+    french_error = french.post("/api/v1/orders", json.dumps(too_long), content_type="application/json").json()["error"]
+    then = caller.post("/api/v1/orders", no_lines).json()["error"]
+
+    assert english_error["fields"] == {"ship_to.city": ["Ensure this field has no more than 100 characters."]}
+    assert french_error["fields"] == {"ship_to.city": ["Assurez-vous que ce champ comporte au plus 100\xa0caractères."]}
+    assert then["fields"] == {"lines": ["This list may not be empty."]}
+    assert caller.post("/api/v1/orders", order_body()).status_code == 201
+
+
 def test_a_member_session_can_place_orders(stock):
     member = MembershipFactory(role=Role.MEMBER)
     client = APIClient(HTTP_ACCEPT_LANGUAGE="en")
