@@ -20,5 +20,4 @@ RUN pybabel compile -d locale -D django \
 
 USER bigstock
 EXPOSE 8000
-# gunicorn.conf.py: threaded workers with keep-alive; WEB_CONCURRENCY sets the processes (3 by default).
-CMD ["gunicorn", "--config", "gunicorn.conf.py", "bigstock.wsgi:application"]
+CMD ["gunicorn", "bigstock.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]

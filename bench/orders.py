@@ -13,8 +13,7 @@ What it does, in order:
    database (``bigstock_anchor_orders``, created if missing);
 4. plain-Django floor anchor: ``anchors/floor`` under gunicorn (2 sync workers) on that same
    database, driven by ``anchors/http/load.py`` (bigstock_scenarios:create_order, 8 clients);
-5. BigStock: gunicorn with 2 workers, DEBUG off, as deployed (``gunicorn.conf.py``) and then with the
-   floor's server settings (sync workers), driven by the same ``load.py`` with this module
+5. BigStock: gunicorn with 2 workers, DEBUG off, driven by the same ``load.py`` with this module
    as the scenario (3 lines, API key, Idempotency-Key, ledger, event and dispatch request
    written); no Celery worker runs, the dispatch requests wait in Redis and are purged after;
 6. prints the three figures and the ratios against the goals (≥ 1.5x the floor, ≥ 8 % of raw
@@ -286,17 +285,13 @@ def _statements_per_order(secret: str) -> int:
     return counts[-1]
 
 
-def bigstock(args, workdir: Path, key_file: Path, *, sync: bool = False) -> tuple[float, float, float]:
-    """Ours as deployed (``gunicorn.conf.py``: threaded workers, keep-alive), or with ``sync`` on the
-    floor's server settings (sync workers, a new connection per request)."""
+def bigstock(args, workdir: Path, key_file: Path) -> tuple[float, float, float]:
     env = {**os.environ, "DEBUG": "0", "ALLOWED_HOSTS": "127.0.0.1,localhost", "SECURE_SSL_REDIRECT": "0",
            "API_KEY_RATE": "100000000/min",  # the throttle still runs (its Redis round trip counts), never refuses
            "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-only-not-secret"), "PYTHONPATH": str(ROOT),
-           "DJANGO_SETTINGS_MODULE": "bigstock.settings", "GUNICORN_ACCESS_LOG": ""}
-    server = start([str(Path(PYTHON).parent / "gunicorn"), "--config", str(ROOT / "gunicorn.conf.py"),
-                    *(["--worker-class", "sync"] if sync else []), "-w", "2", "-b", f"127.0.0.1:{args.port}",
-                    "--log-level", "warning", "bigstock.wsgi"], env=env, cwd=ROOT,
-                   log=workdir / f"bigstock{'-sync' if sync else ''}.log")
+           "DJANGO_SETTINGS_MODULE": "bigstock.settings"}
+    server = start([str(Path(PYTHON).parent / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{args.port}",
+                    "--log-level", "warning", "bigstock.wsgi"], env=env, cwd=ROOT, log=workdir / "bigstock.log")
     try:
         wait_http(f"http://127.0.0.1:{args.port}/healthz")
         return run_load(base=f"http://127.0.0.1:{args.port}", scenario="orders:create_order",
@@ -349,23 +344,17 @@ def main() -> None:
             print(f"floor POST /api/orders/: {floor[0]:.0f} /s", flush=True)
         wait_until_quiet(args.max_load, args.max_wait)
         ours = bigstock(args, workdir, key_file)
-        wait_until_quiet(args.max_load, args.max_wait)
-        ours_sync = bigstock(args, workdir, key_file, sync=True)
 
     print()
     print(f"== order creation, 3 lines, {args.clients} clients, medians of {args.repeats} x {args.duration:.0f} s ==")
     print(f"machine: {machine()}")
     print(f"BigStock POST /api/v1/orders (gunicorn 2 workers, DEBUG off): {ours[0]:7.0f} /s  p50 {ours[1]:.1f} ms  "
           f"server CPU {ours[2]:.1f} ms/order  {statements} SQL statements/order")
-    print("  (gunicorn.conf.py: 2 workers x 4 threads, connections kept open between requests)")
-    print(f"  the same on the floor's server (2 sync workers) : {ours_sync[0]:7.0f} /s  p50 {ours_sync[1]:.1f} ms  "
-          f"server CPU {ours_sync[2]:.1f} ms/order")
     if floor:
         print(f"floor    POST /api/orders/    (gunicorn 2 workers)            : {floor[0]:7.0f} /s  p50 {floor[1]:.1f} ms  "
               f"server CPU {floor[2]:.1f} ms/order")
         ratio = ours[0] / floor[0]
-        print(f"  BigStock / floor = {ratio:.2f}x  (goal ≥ {GOAL_FLOOR_RATIO}x: {'met' if ratio >= GOAL_FLOOR_RATIO else 'NOT met'}); "
-              f"on the floor's server: {ours_sync[0] / floor[0]:.2f}x")
+        print(f"  BigStock / floor = {ratio:.2f}x  (goal ≥ {GOAL_FLOOR_RATIO}x: {'met' if ratio >= GOAL_FLOOR_RATIO else 'NOT met'})")
     if pg:
         print(f"raw PostgreSQL create_order.sql (pgbench)                     : {pg:7.0f} tps")
         share = ours[0] / pg

@@ -7,9 +7,8 @@
 1. Seeds a fresh database (its name must contain "bench"): 50,000 products over two warehouses,
    each level with its receipt in the ledger, and 8 partners with a read API key each.
 2. Counts SQL statements per call in-process (page of 10, 100 and 1000; a delta call).
-3. Starts gunicorn, 2 workers, DEBUG off: as deployed (``gunicorn.conf.py``: threads, keep-alive)
-   and with the floor's server settings (sync workers); drives both with
-   ``../shared/anchors/http/load.py`` and ``bench/bigstock_scenarios.py``, 8 clients: a feed page of 100 at a random place, the same
+3. Starts gunicorn (2 sync workers, DEBUG off) and drives it with ``../shared/anchors/http/load.py``
+   and ``bench/bigstock_scenarios.py``, 8 clients: a feed page of 100 at a random place, the same
    page revalidated with its ETag (304), then a delta call (``changes_since``) after 500 changes.
 4. Runs the anchors (``pg/run_pgbench.sh`` read_feed and the plain Django floor's feed page through
    the same load generator) and prints ours next to theirs with the ratios the goals use
@@ -199,17 +198,14 @@ def fresh_key_statements(url: str) -> int:
 # --- HTTP ---------------------------------------------------------------------------------------
 
 
-GUNICORN_CONF = ("--config", str(ROOT / "gunicorn.conf.py"))
-
-
 class Server:
-    """A gunicorn with 2 workers on loopback (sync unless ``args`` say otherwise), stopped by its own pid."""
+    """A gunicorn with 2 sync workers on loopback, stopped by its own pid."""
 
-    def __init__(self, app: str, port: int, *, cwd: Path, env: dict, database: str, args: tuple[str, ...] = ()):
+    def __init__(self, app: str, port: int, *, cwd: Path, env: dict, database: str):
         self.port, self.database = port, database
         self.process = subprocess.Popen(
-            [str(ROOT / ".venv" / "bin" / "gunicorn"), *args, "-w", "2", "-b", f"127.0.0.1:{port}",
-             "--chdir", str(cwd), "--log-level", "warning", app],
+            [str(ROOT / ".venv" / "bin" / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port}", "--chdir", str(cwd),
+             "--log-level", "warning", app],
             env={**os.environ, **env}, cwd=cwd, start_new_session=True)
         deadline = time.time() + 30
         while time.time() < deadline:
@@ -416,19 +412,14 @@ def main() -> None:
         f"(the key read, its last use recorded; +1 when its partner's plan terms are not cached yet)")
 
     env = {"DEBUG": "0", "LOG_LEVEL": "WARNING", "API_KEY_RATE": "100000/s", "CONN_MAX_AGE": "600",
-           "GUNICORN_ACCESS_LOG": "",
            "SECURE_HSTS_SECONDS": "0"}
     database = url.rsplit("/", 1)[1].split("?")[0]
     floor = None
     if not args.no_anchors:
         anchors_ready()
         floor = Floor()
-    # Ours as deployed (gunicorn.conf.py: threaded workers, keep-alive), and with the floor's server
-    # (sync workers, a new connection per request) to show what the server settings alone give.
-    server = Server("bigstock.wsgi:application", args.port, cwd=ROOT, env=env, database=database, args=GUNICORN_CONF)
-    sync_server = Server("bigstock.wsgi:application", args.port + 10, cwd=ROOT, env=env, database=database,
-                         args=(*GUNICORN_CONF, "--worker-class", "sync"))
-    runs: dict[str, list] = {"pg": [], "floor": [], "feed": [], "feed_sync": []}
+    server = Server("bigstock.wsgi:application", args.port, cwd=ROOT, env=env, database=database)
+    runs: dict[str, list] = {"pg": [], "floor": [], "feed": []}
     try:
         # Rounds interleave the three so that whatever else the machine does weighs on each alike.
         for round_ in range(1, args.repeats + 1):
@@ -437,15 +428,11 @@ def main() -> None:
                 runs["floor"].append(floor.load("read_feed", duration=args.duration))
             runs["feed"].append(load(scenario="bigstock_scenarios:read_feed", port=args.port, params=ours_params,
                                      duration=args.duration, ours=True))
-            runs["feed_sync"].append(load(scenario="bigstock_scenarios:read_feed", port=args.port + 10,
-                                          params=ours_params, duration=args.duration, ours=True))
             say(f"round {round_}: " + ", ".join(
                 f"{name} {run[-1] if name == 'pg' else run[-1]['rate']:.0f}/s" for name, run in runs.items() if run)
                 + f" (load average {os.getloadavg()[0]:.1f})")
         starts_urls = starts.read_text().split()
-        cpu = {"feed": server_cpu_ms(server, starts_urls, {"Authorization": f"Bearer {secret}"}),
-               "feed_sync": server_cpu_ms(sync_server, starts_urls, {"Authorization": f"Bearer {secret}"})}
-        sync_server.stop()
+        cpu = {"feed": server_cpu_ms(server, starts_urls, {"Authorization": f"Bearer {secret}"})}
         if floor is not None:
             cpu["floor"] = floor.cpu_ms()
         runs["feed_304"] = [load(scenario="bigstock_scenarios:read_feed_304", port=args.port,
@@ -467,21 +454,17 @@ def main() -> None:
         cpu["delta"] = server_cpu_ms(server, [delta_url], {"Authorization": f"Bearer {secret}"}, requests=1000)
     finally:
         server.stop()
-        sync_server.stop()
         if floor is not None:
             floor.stop()
         shutil.rmtree(work, ignore_errors=True)
 
-    ours, ours_sync = medians(runs["feed"]), medians(runs["feed_sync"])
+    ours = medians(runs["feed"])
     say("")
-    say(f"=== Stock feed: {args.products} products on PostgreSQL, gunicorn 2 workers, DEBUG off, 8 clients, "
+    say(f"=== Stock feed: {args.products} products on PostgreSQL, gunicorn 2 sync workers, DEBUG off, 8 clients, "
         f"medians of {args.repeats} interleaved rounds of {args.duration:.0f} s")
     say(f"machine: {where}")
     say(figure("BigStock GET /api/v1/stock, page of 100", ours, cpu_ms=cpu["feed"],
                extra=f"  {counts[100]} statements ({first_use} on a key's first call)"))
-    say("  (gunicorn.conf.py: 2 workers x 4 threads, connections kept open between requests)")
-    say(figure("  the same, on the floor's server: 2 sync workers", ours_sync, cpu_ms=cpu["feed_sync"],
-               extra="  (a new connection per request)"))
     say(figure("  the same page revalidated: 304", medians(runs["feed_304"])))
     say(figure(f"BigStock delta after {args.changes} changes ({args.changes} rows)", medians(runs["delta"]),
                cpu_ms=cpu["delta"], extra=f"  {delta_statements} statements"))
@@ -493,9 +476,7 @@ def main() -> None:
         say(f"  {'raw PostgreSQL read_feed.sql (pgbench)':<44} {pg_tps:7.0f} tx/s")
         say(f"ratios: BigStock / floor = {ours['rate'] / floor_feed['rate']:.2f}x in req/s, "
             f"{cpu['floor'] / cpu['feed']:.2f}x in server CPU per request (goal: >= 2x, <= 3 statements: "
-            f"{counts[100]}); on the floor's server: {ours_sync['rate'] / floor_feed['rate']:.2f}x in req/s, "
-            f"{cpu['floor'] / cpu['feed_sync']:.2f}x in server CPU; "
-            f"BigStock / raw PostgreSQL = {100 * ours['rate'] / pg_tps:.1f} %; "
+            f"{counts[100]}); BigStock / raw PostgreSQL = {100 * ours['rate'] / pg_tps:.1f} %; "
             f"floor / raw PostgreSQL = {100 * floor_feed['rate'] / pg_tps:.1f} %")
     say(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
         "(other work on the machine weighs on req/s; server CPU per request leaves it out)")
