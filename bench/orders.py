@@ -9,14 +9,16 @@ What it does, in order:
 1. prints the machine (CPU model, cores, memory, load);
 2. rebuilds the BigStock database named by DATABASE_URL (PostgreSQL only: it is flushed), seeds
    10,000 products with stock in one warehouse, an active partner on a plan and a write API key;
-3. raw PostgreSQL anchor: ``anchors/pg/run_pgbench.sh`` (create_order, 8 clients) on its own
-   database (``bigstock_anchor_orders``, created if missing);
-4. plain-Django floor anchor: ``anchors/floor`` under gunicorn (2 sync workers) on that same
-   database, driven by ``anchors/http/load.py`` (bigstock_scenarios:create_order, 8 clients);
-5. BigStock: gunicorn with 2 workers, DEBUG off, driven by the same ``load.py`` with this module
-   as the scenario (3 lines, API key, Idempotency-Key, ledger, event and dispatch request
-   written); no Celery worker runs, the dispatch requests wait in Redis and are purged after;
-6. prints the three figures and the ratios against the goals (≥ 1.5x the floor, ≥ 8 % of raw
+3. starts the plain-Django floor (``anchors/floor``, gunicorn 2 sync workers, on the raw anchor's
+   database ``bigstock_anchor_orders``, created if missing) and BigStock (gunicorn 2 sync workers,
+   DEBUG off);
+4. runs ``--repeats`` rounds, each one run of: the raw PostgreSQL anchor
+   (``anchors/pg/run_pgbench.sh`` create_order, 8 clients), the floor driven by
+   ``anchors/http/load.py`` (bigstock_scenarios:create_order, 8 clients), and BigStock driven by the
+   same ``load.py`` with this module as the scenario (3 lines, API key, Idempotency-Key, ledger,
+   event and dispatch request written; no Celery worker runs, the dispatch requests wait in Redis
+   and are purged after). Interleaved, so that the machine's drift weighs on the three alike;
+5. prints the medians and the ratios against the goals (≥ 1.5x the floor, ≥ 8 % of raw
    PostgreSQL), and the SQL statements one order creation runs.
 
 This file is also the ``load.py`` scenario module for our API: ``setup`` and ``create_order``
@@ -32,6 +34,7 @@ import json
 import os
 import platform
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -57,6 +60,7 @@ async def setup(session, ctx):
         key = fh.read().strip()
     session.headers.update({"Authorization": f"Bearer {key}", "Accept": "application/json"})
     ctx["n"] = int(params.get("skus", 10_000))
+    ctx["run"] = uuid.uuid4().hex[:8]  # load.py seeds its clients alike on each start: references stay unique
 
 
 def _sku(i: int) -> str:
@@ -65,7 +69,7 @@ def _sku(i: int) -> str:
 
 async def create_order(session, ctx, rng, rec):
     """One order of 3 distinct SKUs, 1 to 5 units each, with a fresh reference and Idempotency-Key."""
-    reference = str(uuid.UUID(int=rng.getrandbits(128)))
+    reference = f"{ctx['run']}-{uuid.UUID(int=rng.getrandbits(128))}"
     skus = rng.sample(range(1, ctx["n"] + 1), 3)
     await rec.request(session, "POST", "/api/v1/orders", name="POST /api/v1/orders", expect=(201,),
                       headers={"Idempotency-Key": reference},
@@ -135,12 +139,14 @@ def stop(process: subprocess.Popen | None) -> None:
             process.kill()
 
 
-def run_load(*, base: str, scenario: str, params: list[str], args, out: Path, pythonpath: str = "") -> float:
-    """``anchors/http/load.py``; returns the median operations per second."""
+def run_load(*, base: str, scenario: str, params: list[str], args, out: Path, pythonpath: str = "",
+             repeats: int | None = None) -> tuple[float, float, float]:
+    """``anchors/http/load.py``; returns the median operations per second, p50 (ms) and server CPU
+    per operation (ms)."""
     env = {**os.environ, "PYTHONPATH": pythonpath} if pythonpath else dict(os.environ)
     command = [PYTHON, str(ANCHORS / "http" / "load.py"), "--base", base, "--scenario", scenario,
                "--concurrency", str(args.clients), "--duration", str(args.duration), "--warmup", str(args.warmup),
-               "--repeats", str(args.repeats), "--out", str(out)]
+               "--repeats", str(repeats or args.repeats), "--out", str(out)]
     for param in params:
         command += ["--param", param]
     subprocess.run(command, env=env, check=True)
@@ -151,14 +157,16 @@ def run_load(*, base: str, scenario: str, params: list[str], args, out: Path, py
         "server_cpu_ms_per_op"]
 
 
-def pg_anchor(args, workdir: Path) -> float:
+def pg_anchor(args, workdir: Path, *, setup: bool = False) -> float:
+    """One pgbench run of the anchors' create_order (``setup``: create its tables first)."""
     database = args.anchor_db
-    ensure_database(database)
     env = {**os.environ, "PGHOST": "127.0.0.1", "PGUSER": "postgres", "PGPASSWORD": "", "PGDATABASE": database,
            "SCRIPTS": "create_order", "CLIENTS": str(args.clients), "DURATION": str(int(args.duration)),
-           "REPEATS": str(args.repeats), "OUTDIR": str(workdir / "pg")}
+           "REPEATS": "1", "OUTDIR": str(workdir / "pg")}
     script = ANCHORS / "pg" / "run_pgbench.sh"
-    subprocess.run([str(script), "setup"], env=env, check=True, capture_output=True)
+    if setup:
+        ensure_database(database)
+        subprocess.run([str(script), "setup"], env=env, check=True, capture_output=True)
     run = subprocess.run([str(script)], env=env, capture_output=True, text=True)
     if run.returncode:
         raise SystemExit(f"run_pgbench.sh failed:\n{run.stdout}\n{run.stderr}")
@@ -169,8 +177,9 @@ def pg_anchor(args, workdir: Path) -> float:
     return float(match.group(1))
 
 
-def floor_anchor(args, workdir: Path) -> tuple[float, float, float]:
-    """The plain Django + DRF floor on the anchor database (its pgbench tables), gunicorn 2 workers."""
+def floor_server(args, workdir: Path) -> tuple[subprocess.Popen, Path]:
+    """The plain Django + DRF floor on the anchor database (its pgbench tables), gunicorn 2 sync
+    workers, running; with its token's file."""
     floor = ANCHORS / "floor"
     token = workdir / "floor_token.txt"
     env = {**os.environ, "PGHOST": "127.0.0.1", "PGUSER": "postgres", "PGPASSWORD": "",
@@ -185,12 +194,8 @@ def floor_anchor(args, workdir: Path) -> tuple[float, float, float]:
                          "UPDATE stock_level SET on_hand = 1000000, reserved = 0")
     server = start([str(Path(PYTHON).parent / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{args.floor_port}",
                     "--log-level", "warning", "floor.wsgi"], env=env, cwd=floor, log=workdir / "floor.log")
-    try:
-        _wait_port(args.floor_port)
-        return run_load(base=f"http://127.0.0.1:{args.floor_port}", scenario="bigstock_scenarios:create_order",
-                        params=[f"token_file={token}"], args=args, out=workdir / "floor.json")
-    finally:
-        stop(server)
+    _wait_port(args.floor_port)
+    return server, token
 
 
 def _wait_port(port: int, timeout_s: float = 60) -> None:
@@ -285,21 +290,16 @@ def _statements_per_order(secret: str) -> int:
     return counts[-1]
 
 
-def bigstock(args, workdir: Path, key_file: Path) -> tuple[float, float, float]:
+def bigstock_server(args, workdir: Path) -> subprocess.Popen:
+    """BigStock under gunicorn, 2 sync workers, DEBUG off, running."""
     env = {**os.environ, "DEBUG": "0", "ALLOWED_HOSTS": "127.0.0.1,localhost", "SECURE_SSL_REDIRECT": "0",
            "API_KEY_RATE": "100000000/min",  # the throttle still runs (its Redis round trip counts), never refuses
            "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-only-not-secret"), "PYTHONPATH": str(ROOT),
            "DJANGO_SETTINGS_MODULE": "bigstock.settings"}
     server = start([str(Path(PYTHON).parent / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{args.port}",
                     "--log-level", "warning", "bigstock.wsgi"], env=env, cwd=ROOT, log=workdir / "bigstock.log")
-    try:
-        wait_http(f"http://127.0.0.1:{args.port}/healthz")
-        return run_load(base=f"http://127.0.0.1:{args.port}", scenario="orders:create_order",
-                        params=[f"key_file={key_file}", f"skus={args.skus}"], args=args,
-                        out=workdir / "bigstock.json", pythonpath=str(Path(__file__).parent))
-    finally:
-        stop(server)
-        _purge_dispatch_requests()
+    wait_http(f"http://127.0.0.1:{args.port}/healthz")
+    return server
 
 
 def _purge_dispatch_requests() -> None:
@@ -330,23 +330,46 @@ def main() -> None:
     os.environ["ALLOWED_HOSTS"] = "127.0.0.1,localhost"
     sys.path.insert(0, str(ROOT))
     print(f"machine: {machine()}", flush=True)
+    runs: dict[str, list] = {"pg": [], "floor": [], "ours": []}
     with tempfile.TemporaryDirectory(prefix="bench-orders-") as tmp:
         workdir = Path(tmp)
         key_file = workdir / "api_key.txt"
         statements = seed_bigstock(args, key_file)
-        pg = floor = None
-        if not args.skip_anchors:
-            wait_until_quiet(args.max_load, args.max_wait)
-            pg = pg_anchor(args, workdir)
-            print(f"raw PostgreSQL create_order: {pg:.0f} tps", flush=True)
-            wait_until_quiet(args.max_load, args.max_wait)
-            floor = floor_anchor(args, workdir)
-            print(f"floor POST /api/orders/: {floor[0]:.0f} /s", flush=True)
-        wait_until_quiet(args.max_load, args.max_wait)
-        ours = bigstock(args, workdir, key_file)
+        floor_process = ours_process = None
+        try:
+            if not args.skip_anchors:
+                floor_process, token = floor_server(args, workdir)
+            ours_process = bigstock_server(args, workdir)
+            # Rounds interleave the three, so that whatever else the machine does meanwhile (its speed
+            # drifts by a third within minutes) weighs on each alike; medians of the rounds are printed.
+            for round_ in range(1, args.repeats + 1):
+                wait_until_quiet(args.max_load, args.max_wait)
+                if not args.skip_anchors:
+                    runs["pg"].append(pg_anchor(args, workdir, setup=round_ == 1))
+                    runs["floor"].append(run_load(
+                        base=f"http://127.0.0.1:{args.floor_port}", scenario="bigstock_scenarios:create_order",
+                        params=[f"token_file={token}"], args=args, out=workdir / "floor.json", repeats=1))
+                runs["ours"].append(run_load(
+                    base=f"http://127.0.0.1:{args.port}", scenario="orders:create_order",
+                    params=[f"key_file={key_file}", f"skus={args.skus}"], args=args, out=workdir / "bigstock.json",
+                    pythonpath=str(Path(__file__).parent), repeats=1))
+                print(f"round {round_}: " + ", ".join(
+                    f"{name} {run[-1] if name == 'pg' else run[-1][0]:.0f}/s" for name, run in runs.items() if run),
+                    flush=True)
+        finally:
+            stop(ours_process)
+            stop(floor_process)
+            _purge_dispatch_requests()
 
+    def median(name: str) -> tuple:
+        return tuple(statistics.median(column) for column in zip(*runs[name], strict=True))
+
+    ours = median("ours")
+    pg = statistics.median(runs["pg"]) if runs["pg"] else None
+    floor = median("floor") if runs["floor"] else None
     print()
-    print(f"== order creation, 3 lines, {args.clients} clients, medians of {args.repeats} x {args.duration:.0f} s ==")
+    print(f"== order creation, 3 lines, {args.clients} clients, medians of {args.repeats} interleaved rounds of "
+          f"{args.duration:.0f} s ==")
     print(f"machine: {machine()}")
     print(f"BigStock POST /api/v1/orders (gunicorn 2 workers, DEBUG off): {ours[0]:7.0f} /s  p50 {ours[1]:.1f} ms  "
           f"server CPU {ours[2]:.1f} ms/order  {statements} SQL statements/order")
