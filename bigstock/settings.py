@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_countries",
     "rest_framework",
+    "rest_framework.authtoken",  # staff tokens for the warehouse API (inventory/staff_api.py)
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "allauth",
@@ -249,7 +250,8 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "bigstock.errors.api_exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
-    "DEFAULT_THROTTLE_RATES": {"anon": "60/min", "user": "600/min", "api_key": env.str("API_KEY_RATE", default="1200/min")},
+    "DEFAULT_THROTTLE_RATES": {"anon": "60/min", "user": env.str("API_USER_RATE", default="600/min"),
+                               "api_key": env.str("API_KEY_RATE", default="1200/min")},
     "DATETIME_FORMAT": "iso-8601",  # in UTC: bigstock.middleware activates UTC for /api/
 }
 SPECTACULAR_SETTINGS = {

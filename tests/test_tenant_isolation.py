@@ -57,8 +57,10 @@ pytestmark = pytest.mark.django_db
 # --- Which routes -----------------------------------------------------------------------------
 
 # Not partner-facing: staff, authentication, language, documentation, probes, static files.
+# The warehouse API (api/v1/staff/) is for BigStock's staff: partners' keys and sessions are refused there
+# (tests/inventory/test_staff_api.py).
 EXCLUDED_PREFIXES = ("admin/", "accounts/", "i18n/", "static/", "media/", "api/v1/schema/", "api/v1/docs/",
-                     "healthz", "readyz")
+                     "api/v1/staff/", "healthz", "readyz")
 EXCLUDED_NAMES = {"api:root"}
 
 # Routes reached without being a partner, each with the reason.

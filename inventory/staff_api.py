@@ -1,0 +1,148 @@
+"""The warehouse API, for BigStock's staff and their warehouse systems: receive, adjust and count
+stock through the same services as the admin, each change written in the ledger with its reason.
+
+Not partner-facing: a partner's API key or session is refused here. Callers authenticate as a
+staff user, with a DRF token (``Authorization: Token <key>``, created for the user in the admin,
+under "Auth Token") or their admin session, and need the ``inventory.change_stocklevel``
+permission, as the admin's stock operations do.
+"""
+
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from drf_spectacular.utils import OpenApiExample, extend_schema
+from rest_framework import authentication, exceptions, permissions, serializers, status
+from rest_framework.response import Response
+
+from bigstock.api import BaseAPIView, ErrorSerializer
+from partners.audit import Actor
+
+from . import services
+from .models import Product, StockLevel, Warehouse
+
+TAGS = ["warehouse (BigStock staff)"]
+
+
+class StaffTokenAuthentication(authentication.TokenAuthentication):
+    """DRF's token, for staff users only (a token left to someone who is no longer staff stops working)."""
+
+    def authenticate_credentials(self, key):
+        user, token = super().authenticate_credentials(key)
+        if not user.is_staff:
+            raise exceptions.AuthenticationFailed(_("This token does not belong to a BigStock staff member."))
+        return user, token
+
+
+class ChangesStock(permissions.BasePermission):
+    message = gettext_lazy("Changing stock needs a BigStock staff account with the permission to change stock levels.")
+
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        return bool(user and user.is_authenticated and user.is_staff and user.has_perm("inventory.change_stocklevel"))
+
+
+class LevelSerializer(serializers.Serializer):
+    sku = serializers.CharField(source="product.sku")
+    warehouse = serializers.CharField(source="warehouse.code")
+    on_hand = serializers.IntegerField()
+    reserved = serializers.IntegerField(help_text=gettext_lazy("Held for orders."))
+    available = serializers.IntegerField()
+    updated_at = serializers.DateTimeField()
+
+
+class _LevelInput(serializers.Serializer):
+    sku = serializers.CharField(max_length=64)
+    warehouse = serializers.CharField(max_length=20, help_text=gettext_lazy("The warehouse's code: lyon, lille…"))
+
+    def validate_sku(self, sku: str) -> Product:
+        product = Product.objects.filter(sku=sku).first()
+        if product is None:
+            raise serializers.ValidationError(_("Unknown SKU %(sku)s.") % {"sku": sku})
+        return product
+
+    def validate_warehouse(self, code: str) -> Warehouse:
+        warehouse = Warehouse.objects.filter(code=code).first()
+        if warehouse is None:
+            raise serializers.ValidationError(_("Unknown warehouse %(code)s.") % {"code": code})
+        return warehouse
+
+
+class AdjustmentInput(_LevelInput):
+    delta = serializers.IntegerField(help_text=gettext_lazy("Units added (found) or, negative, removed (broken, lost)."))
+    reason = serializers.CharField(max_length=300, help_text=gettext_lazy("Kept in the stock ledger."))
+
+
+class ReceiptInput(_LevelInput):
+    quantity = serializers.IntegerField(min_value=1)
+    reason = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+
+
+class CountInput(_LevelInput):
+    counted = serializers.IntegerField(min_value=0, help_text=gettext_lazy("What is on the shelf: the difference "
+                                                                           "with the ledger becomes a movement."))
+    reason = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+
+
+class StockOperationView(BaseAPIView):
+    """POST one stock operation; the answer is the level after it (201)."""
+
+    authentication_classes = [StaffTokenAuthentication, authentication.SessionAuthentication]
+    permission_classes = [ChangesStock]
+    input_serializer: type[_LevelInput]
+
+    def operate(self, data: dict, actor: Actor) -> StockLevel:
+        raise NotImplementedError
+
+    def post(self, request):
+        serializer = self.input_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        level = self.operate(data, Actor.from_request(request))
+        return Response(LevelSerializer(level).data, status=status.HTTP_201_CREATED)
+
+
+def _documented(summary: str, description: str, request, example: dict):
+    return extend_schema(
+        summary=summary, description=description, tags=TAGS, request=request,
+        responses={201: LevelSerializer, 400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer},
+        examples=[OpenApiExample(summary, value=example, request_only=True)],
+    )
+
+
+class AdjustmentView(StockOperationView):
+    input_serializer = AdjustmentInput
+
+    @_documented("Adjust stock", "A correction with its reason; never below what is reserved for orders (400 "
+                 "`stock_below_zero` with the quantities).", AdjustmentInput,
+                 {"sku": "TEA-GREEN-100", "warehouse": "lyon", "delta": -2, "reason": "Broken in handling"})
+    def post(self, request):
+        return super().post(request)
+
+    def operate(self, data, actor):
+        return services.adjust(product=data["sku"], warehouse=data["warehouse"], delta=data["delta"],
+                               reason=data["reason"], actor=actor)
+
+
+class ReceiptView(StockOperationView):
+    input_serializer = ReceiptInput
+
+    @_documented("Receive stock", "Goods arrived outside an expected receipt: on hand goes up.", ReceiptInput,
+                 {"sku": "TEA-GREEN-100", "warehouse": "lyon", "quantity": 24, "reason": "Delivery 4471"})
+    def post(self, request):
+        return super().post(request)
+
+    def operate(self, data, actor):
+        return services.receive(product=data["sku"], warehouse=data["warehouse"], quantity=data["quantity"],
+                                reason=data["reason"], actor=actor)
+
+
+class CountView(StockOperationView):
+    input_serializer = CountInput
+
+    @_documented("Count stock", "Stocktake: on hand becomes what was counted; never below what is reserved.",
+                 CountInput, {"sku": "TEA-GREEN-100", "warehouse": "lyon", "counted": 118})
+    def post(self, request):
+        return super().post(request)
+
+    def operate(self, data, actor):
+        return services.count(product=data["sku"], warehouse=data["warehouse"], counted=data["counted"],
+                              reason=data["reason"], actor=actor)
