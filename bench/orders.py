@@ -1,8 +1,10 @@
-"""Order creation throughput through ``POST /api/v1/orders``, with the anchors, in one sitting
-(prints figures, asserts nothing).
+"""Throughput of the API's writes, with the anchors, in one sitting (prints figures, asserts
+nothing): order creation through ``POST /api/v1/orders`` (``--operation order``, the default) or a
+stock adjustment through the warehouse API's ``POST /api/v1/staff/stock/adjustments``, as a staff
+token (``--operation adjust``, against the anchors' ``adjust_stock``).
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bigstock_bench_orders REDIS_URL=redis://127.0.0.1:6379/12 \\
-        .venv/bin/python bench/orders.py --duration 20 --repeats 3
+        .venv/bin/python bench/orders.py --duration 20 --repeats 3 [--operation adjust]
 
 What it does, in order:
 
@@ -46,7 +48,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 ANCHORS = Path(os.environ.get("BIGSTOCK_ANCHORS", "/work/shared/anchors"))
 PYTHON = sys.executable
-GOAL_FLOOR_RATIO, GOAL_PG_SHARE = 1.5, 0.08
+GOAL_FLOOR_RATIO = 1.5  # both operations; order creation also ≥ 8 % of raw PostgreSQL
+OPERATIONS = {
+    "order": {"title": "order creation, 3 lines", "path": "/api/v1/orders", "scenario": "create_order",
+              "anchor": "create_order", "floor_path": "/api/orders/", "pg_share": 0.08},
+    "adjust": {"title": "stock adjustment", "path": "/api/v1/staff/stock/adjustments", "scenario": "adjust_stock",
+               "anchor": "adjust_stock", "floor_path": "/api/stock/adjust/", "pg_share": None},
+}
 SHIP_TO = {"name": "Jeanne Martin", "line1": "5 rue des Lilas", "postcode": "69003", "city": "Lyon",
            "country": "FR", "phone": "+33612345678"}
 
@@ -56,9 +64,13 @@ SHIP_TO = {"name": "Jeanne Martin", "line1": "5 rue des Lilas", "postcode": "690
 
 async def setup(session, ctx):
     params = ctx["params"]
-    with open(params["key_file"]) as fh:
-        key = fh.read().strip()
-    session.headers.update({"Authorization": f"Bearer {key}", "Accept": "application/json"})
+    if "token_file" in params:  # the warehouse API: a staff user's token
+        with open(params["token_file"]) as fh:
+            authorization = f"Token {fh.read().strip()}"
+    else:
+        with open(params["key_file"]) as fh:
+            authorization = f"Bearer {fh.read().strip()}"
+    session.headers.update({"Authorization": authorization, "Accept": "application/json"})
     ctx["n"] = int(params.get("skus", 10_000))
     ctx["run"] = uuid.uuid4().hex[:8]  # load.py seeds its clients alike on each start: references stay unique
 
@@ -75,6 +87,13 @@ async def create_order(session, ctx, rng, rec):
                       headers={"Idempotency-Key": reference},
                       json={"reference": reference, "ship_to": SHIP_TO,
                             "lines": [{"sku": _sku(i), "quantity": rng.randint(1, 5)} for i in skus]})
+
+
+async def adjust_stock(session, ctx, rng, rec):
+    """One adjustment of a random SKU, as the anchors' (a delta of -5 to 10 units; 0, which we refuse, is 1)."""
+    await rec.request(session, "POST", "/api/v1/staff/stock/adjustments", name="POST /api/v1/staff/stock/adjustments",
+                      expect=(201,), json={"sku": _sku(rng.randint(1, ctx["n"])), "warehouse": "lyon",
+                                           "delta": rng.randint(-5, 10) or 1, "reason": "count"})
 
 
 # --- The sitting ---------------------------------------------------------------------------------
@@ -158,10 +177,10 @@ def run_load(*, base: str, scenario: str, params: list[str], args, out: Path, py
 
 
 def pg_anchor(args, workdir: Path, *, setup: bool = False) -> float:
-    """One pgbench run of the anchors' create_order (``setup``: create its tables first)."""
+    """One pgbench run of the anchors' script for the operation (``setup``: create its tables first)."""
     database = args.anchor_db
     env = {**os.environ, "PGHOST": "127.0.0.1", "PGUSER": "postgres", "PGPASSWORD": "", "PGDATABASE": database,
-           "SCRIPTS": "create_order", "CLIENTS": str(args.clients), "DURATION": str(int(args.duration)),
+           "SCRIPTS": OPERATIONS[args.operation]["anchor"], "CLIENTS": str(args.clients), "DURATION": str(int(args.duration)),
            "REPEATS": "1", "OUTDIR": str(workdir / "pg")}
     script = ANCHORS / "pg" / "run_pgbench.sh"
     if setup:
@@ -171,7 +190,7 @@ def pg_anchor(args, workdir: Path, *, setup: bool = False) -> float:
     if run.returncode:
         raise SystemExit(f"run_pgbench.sh failed:\n{run.stdout}\n{run.stderr}")
     output = run.stdout
-    match = re.search(rf"create_order\s+c={args.clients}\s+tps=\s*([\d.]+)", output)
+    match = re.search(rf"{OPERATIONS[args.operation]['anchor']}\s+c={args.clients}\s+tps=\s*([\d.]+)", output)
     if not match:
         raise SystemExit(f"no pgbench median in:\n{output}")
     return float(match.group(1))
@@ -266,25 +285,38 @@ def seed_bigstock(args, key_file: Path) -> int:
     _key, secret = partners.create_api_key(partner=partner, membership=owner, name="bench", scopes=["read", "write"],
                                            expires_at=None, actor=SYSTEM)
     key_file.write_text(secret)
+    if args.operation == "adjust":  # the warehouse API: a staff user allowed to change stock, with a token
+        from django.contrib.auth.models import Permission
+        from rest_framework.authtoken.models import Token
+
+        staff = User.objects.create_user(email="wms@bigstock.example", password=None, is_staff=True)
+        staff.user_permissions.add(Permission.objects.get(codename="change_stocklevel"))
+        secret = Token.objects.create(user=staff).key
+        key_file.write_text(secret)
     print(f"seeded {args.skus} products, 1 partner and its key in {time.perf_counter() - t0:.1f} s", flush=True)
-    return _statements_per_order(secret)
+    return _statements_per_call(secret, args.operation)
 
 
-def _statements_per_order(secret: str) -> int:
+def _statements_per_call(secret: str, operation: str) -> int:
+    """SQL statements of one call, in-process (the third of three: the caches warm)."""
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    client = Client(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    url = OPERATIONS[operation]["path"]
+    client = Client(HTTP_AUTHORIZATION=f"{'Token' if operation == 'adjust' else 'Bearer'} {secret}")
     counts = []
     for i in range(3):
-        body = {"reference": f"COUNT-{i}", "ship_to": SHIP_TO,
-                "lines": [{"sku": _sku(n), "quantity": 1} for n in (1 + i, 100 + i, 200 + i)]}
+        if operation == "adjust":
+            body = {"sku": _sku(1 + i), "warehouse": "lyon", "delta": 2, "reason": "count"}
+        else:
+            body = {"reference": f"COUNT-{i}", "ship_to": SHIP_TO,
+                    "lines": [{"sku": _sku(n), "quantity": 1} for n in (1 + i, 100 + i, 200 + i)]}
         with CaptureQueriesContext(connection) as captured:
-            response = client.post("/api/v1/orders", body, content_type="application/json",
+            response = client.post(url, body, content_type="application/json",
                                    HTTP_IDEMPOTENCY_KEY=f"count-{i}", SERVER_NAME="127.0.0.1")
         if response.status_code != 201:
-            raise SystemExit(f"POST /api/v1/orders answered {response.status_code}: {response.content[:300]!r}")
+            raise SystemExit(f"POST {url} answered {response.status_code}: {response.content[:300]!r}")
         counts.append(len(captured.captured_queries))
     connection.close()
     return counts[-1]
@@ -293,7 +325,8 @@ def _statements_per_order(secret: str) -> int:
 def bigstock_server(args, workdir: Path) -> subprocess.Popen:
     """BigStock under gunicorn, 2 sync workers, DEBUG off, running."""
     env = {**os.environ, "DEBUG": "0", "ALLOWED_HOSTS": "127.0.0.1,localhost", "SECURE_SSL_REDIRECT": "0",
-           "API_KEY_RATE": "100000000/min",  # the throttle still runs (its Redis round trip counts), never refuses
+           # The throttle still runs (its Redis round trip counts), never refuses.
+           "API_KEY_RATE": "100000000/min", "API_USER_RATE": "100000000/min",
            "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-only-not-secret"), "PYTHONPATH": str(ROOT),
            "DJANGO_SETTINGS_MODULE": "bigstock.settings"}
     server = start([str(Path(PYTHON).parent / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{args.port}",
@@ -310,6 +343,8 @@ def _purge_dispatch_requests() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--operation", choices=sorted(OPERATIONS), default="order",
+                        help="order: POST /api/v1/orders; adjust: POST /api/v1/staff/stock/adjustments")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--duration", type=int, default=20)
     parser.add_argument("--warmup", type=float, default=5)
@@ -330,6 +365,7 @@ def main() -> None:
     os.environ["ALLOWED_HOSTS"] = "127.0.0.1,localhost"
     sys.path.insert(0, str(ROOT))
     print(f"machine: {machine()}", flush=True)
+    operation = OPERATIONS[args.operation]
     runs: dict[str, list] = {"pg": [], "floor": [], "ours": []}
     with tempfile.TemporaryDirectory(prefix="bench-orders-") as tmp:
         workdir = Path(tmp)
@@ -347,11 +383,12 @@ def main() -> None:
                 if not args.skip_anchors:
                     runs["pg"].append(pg_anchor(args, workdir, setup=round_ == 1))
                     runs["floor"].append(run_load(
-                        base=f"http://127.0.0.1:{args.floor_port}", scenario="bigstock_scenarios:create_order",
+                        base=f"http://127.0.0.1:{args.floor_port}", scenario=f"bigstock_scenarios:{operation['anchor']}",
                         params=[f"token_file={token}"], args=args, out=workdir / "floor.json", repeats=1))
                 runs["ours"].append(run_load(
-                    base=f"http://127.0.0.1:{args.port}", scenario="orders:create_order",
-                    params=[f"key_file={key_file}", f"skus={args.skus}"], args=args, out=workdir / "bigstock.json",
+                    base=f"http://127.0.0.1:{args.port}", scenario=f"orders:{operation['scenario']}",
+                    params=[f"{'token_file' if args.operation == 'adjust' else 'key_file'}={key_file}",
+                            f"skus={args.skus}"], args=args, out=workdir / "bigstock.json",
                     pythonpath=str(Path(__file__).parent), repeats=1))
                 print(f"round {round_}: " + ", ".join(
                     f"{name} {run[-1] if name == 'pg' else run[-1][0]:.0f}/s" for name, run in runs.items() if run),
@@ -368,21 +405,22 @@ def main() -> None:
     pg = statistics.median(runs["pg"]) if runs["pg"] else None
     floor = median("floor") if runs["floor"] else None
     print()
-    print(f"== order creation, 3 lines, {args.clients} clients, medians of {args.repeats} interleaved rounds of "
+    print(f"== {operation['title']}, {args.clients} clients, medians of {args.repeats} interleaved rounds of "
           f"{args.duration:.0f} s ==")
     print(f"machine: {machine()}")
-    print(f"BigStock POST /api/v1/orders (gunicorn 2 workers, DEBUG off): {ours[0]:7.0f} /s  p50 {ours[1]:.1f} ms  "
-          f"server CPU {ours[2]:.1f} ms/order  {statements} SQL statements/order")
+    print(f"BigStock POST {operation['path']} (gunicorn 2 workers, DEBUG off): {ours[0]:7.0f} /s  p50 {ours[1]:.1f} ms  "
+          f"server CPU {ours[2]:.1f} ms/call  {statements} SQL statements/call")
     if floor:
-        print(f"floor    POST /api/orders/    (gunicorn 2 workers)            : {floor[0]:7.0f} /s  p50 {floor[1]:.1f} ms  "
-              f"server CPU {floor[2]:.1f} ms/order")
+        print(f"floor    POST {operation['floor_path']} (gunicorn 2 workers): {floor[0]:7.0f} /s  p50 {floor[1]:.1f} ms  "
+              f"server CPU {floor[2]:.1f} ms/call")
         ratio = ours[0] / floor[0]
         print(f"  BigStock / floor = {ratio:.2f}x  (goal ≥ {GOAL_FLOOR_RATIO}x: {'met' if ratio >= GOAL_FLOOR_RATIO else 'NOT met'})")
     if pg:
-        print(f"raw PostgreSQL create_order.sql (pgbench)                     : {pg:7.0f} tps")
+        print(f"raw PostgreSQL {operation['anchor']}.sql (pgbench): {pg:7.0f} tps")
         share = ours[0] / pg
-        print(f"  BigStock / raw PostgreSQL = {100 * share:.1f} %  (goal ≥ {100 * GOAL_PG_SHARE:.0f} %: "
-              f"{'met' if share >= GOAL_PG_SHARE else 'NOT met'})")
+        goal = operation["pg_share"]
+        print(f"  BigStock / raw PostgreSQL = {100 * share:.1f} %" + (
+            f"  (goal ≥ {100 * goal:.0f} %: {'met' if share >= goal else 'NOT met'})" if goal else ""))
         if floor:
             print(f"  floor / raw PostgreSQL = {100 * floor[0] / pg:.1f} %")
 

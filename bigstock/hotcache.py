@@ -97,14 +97,16 @@ def _copy(value):
     return _copy_instance(value)
 
 
-def _copy_instance(instance):
+def _copy_instance(instance, copies: dict | None = None):
     """A shallow copy with its own state and related-objects cache (what ``copy.copy`` does through
-    ``Model.__getstate__``, without the pickling protocol: this runs on every API call)."""
-    fresh = instance.__class__.__new__(instance.__class__)
+    ``Model.__getstate__``, without the pickling protocol: this runs on every API call). Related
+    instances are copied once each: a one-to-one caches each side on the other."""
+    copies = {} if copies is None else copies
+    fresh = copies[id(instance)] = instance.__class__.__new__(instance.__class__)
     fresh.__dict__ = instance.__dict__.copy()
     fresh._state = copy.copy(instance._state)
     fresh._state.fields_cache = {
-        name: _copy_instance(related) if isinstance(related, Model) else related
+        name: (copies.get(id(related)) or _copy_instance(related, copies)) if isinstance(related, Model) else related
         for name, related in instance._state.fields_cache.items()
     }
     return fresh

@@ -48,9 +48,11 @@ class RequestIdLogFilter(logging.Filter):
 
 
 def api_key_call(request) -> bool:
-    """An API call authenticated by an ``Authorization: Bearer`` key: no session, no cookies, no
-    CSRF, no portal partner; DRF authenticates it and sets ``request.user`` and the partner."""
-    return request.path.startswith("/api/") and request.META.get("HTTP_AUTHORIZATION", "")[:7].lower() == "bearer "
+    """An API call authenticated by its ``Authorization`` header, a partner's ``Bearer`` key or a
+    staff member's ``Token`` (the warehouse API): no session, no cookies, no CSRF, no portal
+    partner; DRF authenticates it and sets ``request.user`` (and, for a key, the partner)."""
+    return request.path.startswith("/api/") and request.META.get("HTTP_AUTHORIZATION", "")[:7].lower() in (
+        "bearer ", "token ")
 
 
 def portal_only(middleware_class):

@@ -106,11 +106,14 @@ def _apply(changes: list[tuple[StockLevel, int, int]], *, kind: str, actor: Acto
 
 def _lock_level(*, product: Product, warehouse: Warehouse) -> StockLevel:
     """The level of (product, warehouse), created empty if it does not exist yet, locked."""
+    levels = StockLevel.objects.select_for_update(of=("self",)).select_related("product", "warehouse")
+    level = levels.filter(product=product, warehouse=warehouse).first()
+    if level is not None:
+        return level
     StockLevel.objects.bulk_create([StockLevel(product=product, warehouse=warehouse)], ignore_conflicts=True)
     ProductAvailability.objects.bulk_create([ProductAvailability(product=product, sku=product.sku)],
                                             ignore_conflicts=True)
-    return StockLevel.objects.select_for_update(of=("self",)).select_related("product", "warehouse").get(
-        product=product, warehouse=warehouse)
+    return levels.get(product=product, warehouse=warehouse)
 
 
 # --- Operations on one level (staff, receipts, returns) -------------------------------------------

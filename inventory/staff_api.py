@@ -11,10 +11,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import authentication, exceptions, permissions, serializers, status
+from rest_framework.authtoken.models import Token
 from rest_framework.response import Response
 
+from bigstock import hotcache
 from bigstock.api import BaseAPIView, ErrorSerializer
 from partners.audit import Actor
+from partners.models import User
 
 from . import services
 from .models import Product, StockLevel, Warehouse
@@ -22,14 +25,38 @@ from .models import Product, StockLevel, Warehouse
 TAGS = ["warehouse (BigStock staff)"]
 
 
+# A warehouse system calls back to back: its token, user and permissions are kept a few seconds per
+# process (bigstock.hotcache, as partners' API keys). Deleting the token or saving the user clears
+# them here at once; other processes, and a change of the user's permissions, within those seconds.
+staff_tokens = hotcache.HotCache("staff_tokens")
+staff_tokens.forget_on_save(Token, key=lambda token: token.key)
+staff_tokens.forget_on_save(User)
+
+
+def _load_token(key: str) -> Token | None:
+    token = Token.objects.select_related("user").filter(key=key).first()
+    if token is not None:
+        token.user.get_all_permissions()  # read now, kept on the user with it (no query per call)
+    return token
+
+
 class StaffTokenAuthentication(authentication.TokenAuthentication):
-    """DRF's token, for staff users only (a token left to someone who is no longer staff stops working)."""
+    """DRF's token, for active staff users only (a token left to someone who is no longer staff
+    stops working)."""
 
     def authenticate_credentials(self, key):
-        user, token = super().authenticate_credentials(key)
-        if not user.is_staff:
+        token = staff_tokens.get_or_load(key, lambda: _load_token(key))
+        if token is None or not token.user.is_active:
+            raise exceptions.AuthenticationFailed(_("Invalid token."))
+        if not token.user.is_staff:
             raise exceptions.AuthenticationFailed(_("This token does not belong to a BigStock staff member."))
-        return user, token
+        return token.user, token
+
+    def authenticate(self, request):
+        credentials = super().authenticate(request)
+        if credentials is not None:
+            request._request.partner = request._request.membership = None  # staff: no partner behind the call
+        return credentials
 
 
 class ChangesStock(permissions.BasePermission):

@@ -166,3 +166,12 @@ def test_refusals_are_in_the_callers_language(tea):
     client.defaults["HTTP_ACCEPT_LANGUAGE"] = "fr"
     error = post(client, ADJUST, {"sku": "TEA-1", "warehouse": "paris", "delta": 1, "reason": "trouvé"}).json()["error"]
     assert error["fields"] == {"warehouse": ["Entrepôt inconnu : paris."]}
+
+
+def test_a_deleted_token_stops_working_at_once(tea):
+    user = staff_user()
+    client = token_client(user)
+    assert post(client, RECEIVE, {"sku": "TEA-1", "warehouse": "lyon", "quantity": 1}).status_code == 201
+    Token.objects.filter(user=user).delete()
+    assert_error_format(post(client, RECEIVE, {"sku": "TEA-1", "warehouse": "lyon", "quantity": 1}), 401,
+                        "authentication_failed")
