@@ -16,7 +16,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from bigstock import sql
+from bigstock import hotcache, sql
 from bigstock.errors import Conflict, DomainError
 from bigstock.money import round_cents
 from partners.audit import Actor
@@ -76,13 +76,15 @@ def _apply(changes: list[tuple[StockLevel, int, int]], *, kind: str, actor: Acto
     """Write level changes, their movements and the feed rows, with a few set-based statements.
 
     ``changes``: (locked level, on_hand delta, reserved delta); constraints reject negatives."""
+    now = timezone.now()
     for level, on_hand_delta, reserved_delta in changes:
         level.on_hand += on_hand_delta
         level.reserved += reserved_delta
+        level.updated_at = now
     update_rows(StockLevel, ["id", "on_hand", "reserved"], [(level.pk, level.on_hand, level.reserved)
                                                              for level, _oh, _r in changes],
                 assignments={"on_hand": "v.on_hand", "reserved": "v.reserved", "updated_at": "%s"},
-                params=[timezone.now()])
+                params=[now])
     movements = sql.insert([
         StockMovement(level=level, kind=kind, on_hand_delta=on_hand_delta, reserved_delta=reserved_delta,
                       on_hand_after=level.on_hand, reserved_after=level.reserved, reason=reason[:300],
@@ -105,15 +107,58 @@ def _apply(changes: list[tuple[StockLevel, int, int]], *, kind: str, actor: Acto
 
 
 def _lock_level(*, product: Product, warehouse: Warehouse) -> StockLevel:
-    """The level of (product, warehouse), created empty if it does not exist yet, locked."""
-    levels = StockLevel.objects.select_for_update(of=("self",)).select_related("product", "warehouse")
-    level = levels.filter(product=product, warehouse=warehouse).first()
-    if level is not None:
-        return level
-    StockLevel.objects.bulk_create([StockLevel(product=product, warehouse=warehouse)], ignore_conflicts=True)
-    ProductAvailability.objects.bulk_create([ProductAvailability(product=product, sku=product.sku)],
-                                            ignore_conflicts=True)
-    return levels.get(product=product, warehouse=warehouse)
+    """The level of (product, warehouse), created empty if it does not exist yet, locked. It holds
+    the numbers (``LEVEL_FIELDS``) and the given product and warehouse."""
+    rows = sql.fetch(_lock_level_sql(), [product.pk, warehouse.pk])
+    if not rows:
+        StockLevel.objects.bulk_create([StockLevel(product=product, warehouse=warehouse)], ignore_conflicts=True)
+        ProductAvailability.objects.bulk_create([ProductAvailability(product=product, sku=product.sku)],
+                                                ignore_conflicts=True)
+        rows = sql.fetch(_lock_level_sql(), [product.pk, warehouse.pk])
+    level = StockLevel.from_db(connection.alias, LEVEL_FIELDS, rows[0])
+    level.product, level.warehouse = product, warehouse
+    return level
+
+
+LEVEL_FIELDS = ["id", "product_id", "warehouse_id", "on_hand", "reserved", "updated_at"]
+
+
+@functools.cache
+def _lock_level_sql() -> str:
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    return (f"SELECT {', '.join(LEVEL_FIELDS)} FROM {StockLevel._meta.db_table} "  # noqa: S608 (names from the model)
+            f"WHERE product_id = %s AND warehouse_id = %s{lock}")
+
+
+def product_by_sku(sku: str) -> Product:
+    """The product of ``sku``, active or not (staff change the stock of both), with ``ORDER_FIELDS``."""
+    rows = sql.fetch(_product_sql(), [sku])
+    if not rows:
+        raise UnknownSku(_("Unknown SKU %(sku)s.") % {"sku": sku},
+                         fields={"sku": [_("Unknown SKU %(sku)s.") % {"sku": sku}]}, skus=[sku])
+    return Product.from_db(connection.alias, ORDER_FIELDS, rows[0])
+
+
+@functools.cache
+def _product_sql() -> str:
+    return f"SELECT {', '.join(ORDER_FIELDS)} FROM {Product._meta.db_table} WHERE sku = %s"  # noqa: S608
+
+
+# Warehouses are few and rarely change: kept a few seconds per process (bigstock.hotcache).
+warehouses_by_code = hotcache.HotCache("warehouses_by_code")
+warehouses_by_code.forget_on_save(Warehouse)
+
+
+class UnknownWarehouse(DomainError):
+    code = "unknown_warehouse"
+
+
+def warehouse_by_code(code: str) -> Warehouse:
+    warehouse = warehouses_by_code.get_or_load(code, lambda: Warehouse.objects.filter(code=code).first())
+    if warehouse is None:
+        raise UnknownWarehouse(_("Unknown warehouse %(code)s.") % {"code": code},
+                               fields={"warehouse": [_("Unknown warehouse %(code)s.") % {"code": code}]})
+    return warehouse
 
 
 # --- Operations on one level (staff, receipts, returns) -------------------------------------------

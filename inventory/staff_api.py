@@ -15,12 +15,12 @@ from rest_framework.authtoken.models import Token
 from rest_framework.response import Response
 
 from bigstock import hotcache
-from bigstock.api import BaseAPIView, ErrorSerializer
+from bigstock.api import BaseAPIView, ErrorSerializer, validated
 from partners.audit import Actor
 from partners.models import User
 
 from . import services
-from .models import Product, StockLevel, Warehouse
+from .models import StockLevel
 
 TAGS = ["warehouse (BigStock staff)"]
 
@@ -80,18 +80,6 @@ class _LevelInput(serializers.Serializer):
     sku = serializers.CharField(max_length=64)
     warehouse = serializers.CharField(max_length=20, help_text=gettext_lazy("The warehouse's code: lyon, lille…"))
 
-    def validate_sku(self, sku: str) -> Product:
-        product = Product.objects.filter(sku=sku).first()
-        if product is None:
-            raise serializers.ValidationError(_("Unknown SKU %(sku)s.") % {"sku": sku})
-        return product
-
-    def validate_warehouse(self, code: str) -> Warehouse:
-        warehouse = Warehouse.objects.filter(code=code).first()
-        if warehouse is None:
-            raise serializers.ValidationError(_("Unknown warehouse %(code)s.") % {"code": code})
-        return warehouse
-
 
 class AdjustmentInput(_LevelInput):
     delta = serializers.IntegerField(help_text=gettext_lazy("Units added (found) or, negative, removed (broken, lost)."))
@@ -120,9 +108,9 @@ class StockOperationView(BaseAPIView):
         raise NotImplementedError
 
     def post(self, request):
-        serializer = self.input_serializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        data = validated(self.input_serializer, request.data)
+        data["sku"] = services.product_by_sku(data["sku"])  # 404 unknown_sku
+        data["warehouse"] = services.warehouse_by_code(data["warehouse"])  # 400 unknown_warehouse
         level = self.operate(data, Actor.from_request(request))
         return Response(LevelSerializer(level).data, status=status.HTTP_201_CREATED)
 

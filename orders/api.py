@@ -6,11 +6,9 @@ queryset of ``PartnerScopedViewSet``. Money is integer cents with a ``currency``
 UTC, ids public (``ord_...``, ``shp_...``).
 """
 
-import threading
-
 from django.db.models import Exists, OuterRef, Prefetch
-from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -20,7 +18,7 @@ from drf_spectacular.utils import (
     extend_schema_field,
     extend_schema_view,
 )
-from rest_framework import exceptions, mixins, serializers, status
+from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
@@ -31,6 +29,7 @@ from bigstock.api import (
     PublicIdField,
     error_examples,
     error_responses,
+    validated,
 )
 from inventory.services import UnknownSku
 from partners.audit import Actor
@@ -96,47 +95,6 @@ class OrderFilterSerializer(serializers.Serializer):
     sku = serializers.CharField(required=False)
     created_after = serializers.DateTimeField(required=False)
     created_before = serializers.DateTimeField(required=False)
-
-
-def _flat(errors, prefix: str = "") -> dict[str, list[str]]:
-    """DRF's nested errors as the error format's flat ``fields``: ``ship_to.postcode``, ``lines[1].quantity``."""
-    if isinstance(errors, dict):
-        flat: dict[str, list[str]] = {}
-        for key, value in errors.items():
-            if isinstance(key, int):  # a list's errors by index
-                name = f"{prefix}[{key}]"
-            elif key == "non_field_errors" and prefix:
-                name = prefix
-            else:
-                name = f"{prefix}.{key}" if prefix else key
-            flat.update(_flat(value, name))
-        return flat
-    if isinstance(errors, list) and any(isinstance(item, dict) for item in errors):
-        flat = {}
-        for index, item in enumerate(errors):
-            flat.update(_flat(item, f"{prefix}[{index}]"))
-        return flat
-    return {prefix: [str(message) for message in errors]} if errors else {}
-
-
-_serializers = threading.local()  # per thread: (serializer class, language) -> the instance validating with it
-
-
-def validated(serializer_class, data) -> dict:
-    """``data`` as ``serializer_class`` validates it, or a 400 naming each refused field (``_flat``).
-
-    Each thread validates with one kept instance per serializer class and language: a new
-    instance copies every declared field (``deepcopy``), which cost more than validating an
-    order's fields, and ``run_validation`` keeps nothing on the instance. One per language because
-    DRF's length and range messages are translated once per instance, when first shown."""
-    instances = _serializers.__dict__.setdefault("by_class", {})
-    serializer = instances.get((serializer_class, get_language()))
-    if serializer is None:
-        serializer = instances[(serializer_class, get_language())] = serializer_class()
-    try:
-        return serializer.run_validation(data)
-    except exceptions.ValidationError as error:
-        raise exceptions.ValidationError(_flat(error.detail)) from None
 
 
 # --- Output ---------------------------------------------------------------------------------------

@@ -92,8 +92,6 @@ def test_a_new_warehouse_gets_its_level(warehouse_system, tea):
 
 
 @pytest.mark.parametrize(("url", "body", "field"), [
-    (ADJUST, {"sku": "NOPE-1", "warehouse": "lyon", "delta": 1, "reason": "found"}, "sku"),
-    (ADJUST, {"sku": "TEA-1", "warehouse": "paris", "delta": 1, "reason": "found"}, "warehouse"),
     (ADJUST, {"sku": "TEA-1", "warehouse": "lyon", "delta": 1}, "reason"),
     (ADJUST, {"sku": "TEA-1", "warehouse": "lyon", "delta": "two", "reason": "found"}, "delta"),
     (RECEIVE, {"sku": "TEA-1", "warehouse": "lyon", "quantity": 0}, "quantity"),
@@ -104,6 +102,16 @@ def test_bad_input_is_refused_naming_the_field_and_changes_nothing(warehouse_sys
     error = assert_error_format(post(warehouse_system, url, body), 400, "invalid")
     assert field in error["fields"], error
     assert StockMovement.objects.count() == movements and level(tea, lyon).on_hand == 10
+
+
+def test_an_unknown_sku_or_warehouse_is_refused_by_name(warehouse_system, tea, lyon):
+    unknown_sku = post(warehouse_system, ADJUST, {"sku": "NOPE-1", "warehouse": "lyon", "delta": 1, "reason": "found"})
+    unknown_warehouse = post(warehouse_system, COUNT, {"sku": "TEA-1", "warehouse": "paris", "counted": 3})
+
+    assert assert_error_format(unknown_sku, 404, "unknown_sku")["fields"] == {"sku": ["Unknown SKU NOPE-1."]}
+    assert assert_error_format(unknown_warehouse, 400, "unknown_warehouse")["fields"] == {
+        "warehouse": ["Unknown warehouse paris."]}
+    assert level(tea, lyon).on_hand == 10
 
 
 def test_a_zero_adjustment_is_refused(warehouse_system, tea):
