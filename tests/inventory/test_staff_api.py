@@ -183,3 +183,11 @@ def test_a_deleted_token_stops_working_at_once(tea):
     Token.objects.filter(user=user).delete()
     assert_error_format(post(client, RECEIVE, {"sku": "TEA-1", "warehouse": "lyon", "quantity": 1}), 401,
                         "authentication_failed")
+
+
+def test_the_answer_has_the_documented_fields(warehouse_system, tea):
+    from inventory.staff_api import LevelSerializer
+
+    answer = post(warehouse_system, RECEIVE, {"sku": "TEA-1", "warehouse": "lyon", "quantity": 1}).json()
+    assert list(answer) == list(LevelSerializer().fields)
+    assert answer["updated_at"].endswith("Z")
