@@ -7,9 +7,11 @@ under "Auth Token") or their admin session, and need the ``inventory.change_stoc
 permission, as the admin's stock operations do.
 """
 
+from collections.abc import Callable
+
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from drf_spectacular.utils import OpenApiExample, extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
 from rest_framework import authentication, exceptions, permissions, serializers, status
 from rest_framework.authtoken.models import Token
 from rest_framework.response import Response
@@ -107,67 +109,49 @@ class CountInput(_LevelInput):
     reason = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
 
 
+def _documented(summary: str, description: str, request, example: dict):
+    return extend_schema_view(post=extend_schema(
+        summary=summary, description=description, tags=TAGS, request=request,
+        responses={201: LevelSerializer, 400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer},
+        examples=[OpenApiExample(summary, value=example, request_only=True)],
+    ))
+
+
 class StockOperationView(BaseAPIView):
-    """POST one stock operation; the answer is the level after it (201)."""
+    """POST one stock operation; the answer is the level after it (201). The input's fields, but the
+    SKU and the warehouse, are the operation's own arguments (``delta``, ``quantity``, ``counted``,
+    ``reason``)."""
 
     authentication_classes = [StaffTokenAuthentication, authentication.SessionAuthentication]
     permission_classes = [ChangesStock]
     input_serializer: type[_LevelInput]
-
-    def operate(self, data: dict, actor: Actor) -> StockLevel:
-        raise NotImplementedError
+    operation: Callable[..., StockLevel]  # an inventory.services function
 
     def post(self, request):
         data = validated(self.input_serializer, request.data)
-        data["sku"] = services.product_by_sku(data["sku"])  # 404 unknown_sku
-        data["warehouse"] = services.warehouse_by_code(data["warehouse"])  # 400 unknown_warehouse
-        level = self.operate(data, Actor.from_request(request))
+        product = services.product_by_sku(data.pop("sku"))  # 404 unknown_sku
+        warehouse = services.warehouse_by_code(data.pop("warehouse"))  # 400 unknown_warehouse
+        level = type(self).operation(product=product, warehouse=warehouse, actor=Actor.from_request(request), **data)
         return Response(LevelSerializer(level).data, status=status.HTTP_201_CREATED)
 
 
-def _documented(summary: str, description: str, request, example: dict):
-    return extend_schema(
-        summary=summary, description=description, tags=TAGS, request=request,
-        responses={201: LevelSerializer, 400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer},
-        examples=[OpenApiExample(summary, value=example, request_only=True)],
-    )
-
-
+@_documented("Adjust stock", "A correction with its reason; never below what is reserved for orders (400 "
+             "`stock_below_zero` with the quantities).", AdjustmentInput,
+             {"sku": "TEA-GREEN-100", "warehouse": "lyon", "delta": -2, "reason": "Broken in handling"})
 class AdjustmentView(StockOperationView):
     input_serializer = AdjustmentInput
-
-    @_documented("Adjust stock", "A correction with its reason; never below what is reserved for orders (400 "
-                 "`stock_below_zero` with the quantities).", AdjustmentInput,
-                 {"sku": "TEA-GREEN-100", "warehouse": "lyon", "delta": -2, "reason": "Broken in handling"})
-    def post(self, request):
-        return super().post(request)
-
-    def operate(self, data, actor):
-        return services.adjust(product=data["sku"], warehouse=data["warehouse"], delta=data["delta"],
-                               reason=data["reason"], actor=actor)
+    operation = services.adjust
 
 
+@_documented("Receive stock", "Goods arrived outside an expected receipt: on hand goes up.", ReceiptInput,
+             {"sku": "TEA-GREEN-100", "warehouse": "lyon", "quantity": 24, "reason": "Delivery 4471"})
 class ReceiptView(StockOperationView):
     input_serializer = ReceiptInput
-
-    @_documented("Receive stock", "Goods arrived outside an expected receipt: on hand goes up.", ReceiptInput,
-                 {"sku": "TEA-GREEN-100", "warehouse": "lyon", "quantity": 24, "reason": "Delivery 4471"})
-    def post(self, request):
-        return super().post(request)
-
-    def operate(self, data, actor):
-        return services.receive(product=data["sku"], warehouse=data["warehouse"], quantity=data["quantity"],
-                                reason=data["reason"], actor=actor)
+    operation = services.receive
 
 
+@_documented("Count stock", "Stocktake: on hand becomes what was counted; never below what is reserved.",
+             CountInput, {"sku": "TEA-GREEN-100", "warehouse": "lyon", "counted": 118})
 class CountView(StockOperationView):
     input_serializer = CountInput
-
-    @_documented("Count stock", "Stocktake: on hand becomes what was counted; never below what is reserved.",
-                 CountInput, {"sku": "TEA-GREEN-100", "warehouse": "lyon", "counted": 118})
-    def post(self, request):
-        return super().post(request)
-
-    def operate(self, data, actor):
-        return services.count(product=data["sku"], warehouse=data["warehouse"], counted=data["counted"],
-                              reason=data["reason"], actor=actor)
+    operation = services.count
