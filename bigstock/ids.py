@@ -8,7 +8,14 @@ _ALPHABET = string.ascii_letters + string.digits
 
 
 def new_public_id(prefix: str, length: int = 20) -> str:
-    return f"{prefix}_{''.join(secrets.choice(_ALPHABET) for _ in range(length))}"
+    # One draw from the system's random source for the whole id (not one per character): these
+    # are made on every order and event.
+    number = secrets.randbelow(len(_ALPHABET) ** length)
+    characters = []
+    for _position in range(length):
+        number, digit = divmod(number, len(_ALPHABET))
+        characters.append(_ALPHABET[digit])
+    return f"{prefix}_{''.join(characters)}"
 
 
 class PublicIdDefault:

@@ -11,7 +11,24 @@ import functools
 import time
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections
-from django.db.models import AutoField, Model
+from django.db.models import (
+    AutoField,
+    BigAutoField,
+    BigIntegerField,
+    BooleanField,
+    CharField,
+    Field,
+    ForeignKey,
+    IntegerField,
+    Model,
+    PositiveBigIntegerField,
+    PositiveIntegerField,
+    PositiveSmallIntegerField,
+    SmallIntegerField,
+    TextField,
+)
+
+_MISSING = object()
 
 
 def fetch(statement: str, params: list) -> list[tuple]:
@@ -70,7 +87,14 @@ def insert(objs: list[Model]) -> list[Model]:
     model = type(objs[0])
     fields, pk = _insert_fields(model)
     db = connections[DEFAULT_DB_ALIAS]
-    params = [field.get_db_prep_save(field.pre_save(obj, add=True), db) for obj in objs for field in fields]
+    params = []
+    for obj in objs:
+        values = obj.__dict__
+        for field, attname, plain in fields:
+            value = values.get(attname, _MISSING) if plain is not None else _MISSING
+            if type(value) is not plain:  # preparing a value of the column's own type would give it back
+                value = field.get_db_prep_save(field.pre_save(obj, add=True), db)
+            params.append(value)
     rows = fetch(_insert_sql(model, len(objs)), params)
     for obj, (pk_value,) in zip(objs, rows, strict=True):
         setattr(obj, pk.attname, pk_value)
@@ -79,10 +103,30 @@ def insert(objs: list[Model]) -> list[Model]:
 
 
 @functools.cache
-def _insert_fields(model) -> tuple[list, object]:
+def _insert_fields(model) -> tuple[list[tuple[Field, str, type | None]], Field]:
+    """The inserted fields, each with its attribute and the Python type its column takes as is
+    (None: always prepared by the field)."""
     pk = model._meta.pk
     fields = [field for field in model._meta.concrete_fields if not (field is pk and isinstance(field, AutoField))]
-    return fields, pk
+    return [(field, field.attname, _plain_type(field)) for field in fields], pk
+
+
+def _plain_type(field: Field) -> type | None:
+    """``int``, ``str`` or ``bool`` when the field stores a value of that type unchanged (no
+    ``pre_save`` of its own, no conversion on the way to the database), else None."""
+    target = field.target_field if isinstance(field, ForeignKey) else field
+    if type(field).pre_save is not Field.pre_save or type(target).pre_save is not Field.pre_save:
+        return None
+    for types, plain in ((_PLAIN_INTEGERS, int), (_PLAIN_TEXTS, str), (_PLAIN_BOOLEANS, bool)):
+        if type(target) in types:
+            return plain
+    return None
+
+
+_PLAIN_INTEGERS = (AutoField, BigAutoField, IntegerField, BigIntegerField, PositiveIntegerField,
+                   PositiveBigIntegerField, PositiveSmallIntegerField, SmallIntegerField)
+_PLAIN_TEXTS = (CharField, TextField)
+_PLAIN_BOOLEANS = (BooleanField,)
 
 
 @functools.cache
@@ -90,5 +134,5 @@ def _insert_sql(model, count: int) -> str:
     quote = connection.ops.quote_name
     fields, pk = _insert_fields(model)
     row = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    return (f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "  # noqa: S608
+    return (f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f, _a, _p in fields)}) "  # noqa: S608
             f"VALUES {', '.join([row] * count)} RETURNING {quote(pk.column)}")

@@ -103,7 +103,7 @@ def _check_cells(line: int, values: dict) -> list[CellError]:
     if quantity and (not quantity.isdigit() or not 1 <= int(quantity) <= MAX_QUANTITY):
         errors.append(CellError(line, "quantity", _("A whole number from 1 to %(max)d.") % {"max": MAX_QUANTITY}))
     country = values.get("country", "").upper()
-    if country and country not in dict(countries):
+    if country and country not in countries:
         errors.append(CellError(line, "country", _("Not an ISO country code (for example FR, BE, DE).")))
     if values.get("email"):
         try:

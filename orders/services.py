@@ -62,7 +62,7 @@ def _clean_ship_to(ship_to: dict) -> dict:
     cleaned = {field: str(ship_to.get(field) or "").strip() for field in SHIP_TO_FIELDS}
     cleaned["country"] = cleaned["country"].upper()
     errors = {f"ship_to.{field}": [_("This field is required.")] for field in REQUIRED_SHIP_TO if not cleaned[field]}
-    if cleaned["country"] and cleaned["country"] not in dict(countries):
+    if cleaned["country"] and cleaned["country"] not in countries:
         errors["ship_to.country"] = [_("%(country)s is not an ISO 3166 country code (for example FR).")
                                      % {"country": cleaned["country"]}]
     if errors:
