@@ -59,7 +59,7 @@ def create_receipt(*, supplier: str, warehouse: Warehouse, expected_on: dt.date,
 
 
 def _lock(receipt: Receipt) -> Receipt:
-    locked = Receipt.objects.select_for_update().select_related("warehouse").get(pk=receipt.pk)
+    locked = Receipt.objects.select_for_update(of=("self",)).select_related("warehouse").get(pk=receipt.pk)
     if locked.status not in OPEN:
         raise ReceiptClosed(_("Receipt %(receipt)s is %(status)s: nothing more can be received or cancelled.")
                             % {"receipt": locked, "status": locked.get_status_display().lower()})

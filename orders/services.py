@@ -114,7 +114,7 @@ def order_payload(order: Order, *, reason: str = "") -> dict:
 
 
 def _lock(order: Order) -> Order:
-    return Order.objects.select_for_update().select_related("partner").get(pk=order.pk)
+    return Order.objects.select_for_update(of=("self",)).select_related("partner").get(pk=order.pk)
 
 
 # --- Submission -------------------------------------------------------------------------------------
@@ -226,7 +226,7 @@ def _run_checks(order: Order, *, actor: Actor) -> None:
 @transaction.atomic
 def process_order(*, order_id: int, actor: Actor = audit.SYSTEM) -> Order | None:
     """A worker's job: run the checks of a submitted order, once however often it is delivered."""
-    order = Order.objects.select_for_update().select_related("partner").filter(pk=order_id).first()
+    order = Order.objects.select_for_update(of=("self",)).select_related("partner").filter(pk=order_id).first()
     if order is None:
         return None
     if order.status == Status.SUBMITTED:

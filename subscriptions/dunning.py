@@ -28,7 +28,7 @@ def overdue_invoice_ids(*, today: dt.date) -> list[int]:
 @transaction.atomic
 def process_overdue_invoice(*, invoice_id: int, today: dt.date | None = None) -> None:
     today = today or periods.today()
-    invoice = Invoice.objects.select_for_update().select_related("partner", "subscription").get(pk=invoice_id)
+    invoice = Invoice.objects.select_for_update(of=("self",)).select_related("partner", "subscription").get(pk=invoice_id)
     if invoice.status != Invoice.Status.OPEN or invoice.due_date >= today:
         return
     subscription = Subscription.objects.select_for_update().get(pk=invoice.subscription_id)

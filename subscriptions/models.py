@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from bigstock.i18n import Bilingual
 from bigstock.ids import public_id_field
@@ -453,7 +454,7 @@ class PaymentAttempt(PartnerOwned):
         REQUIRES_ACTION = "requires_action", _("Awaiting the partner's authentication")
         SUCCEEDED = "succeeded", _("Succeeded")
         FAILED = "failed", _("Declined")
-        CANCELED = "canceled", _("Canceled")
+        CANCELED = "canceled", pgettext_lazy("payment attempt", "Canceled")
         ERROR = "error", _("Not collected: Stripe error")
 
     OPEN_STATUSES = (Status.CREATED, Status.PROCESSING, Status.REQUIRES_ACTION)
@@ -507,7 +508,7 @@ class StripeRefund(PartnerOwned):
         PENDING = "pending", _("Pending")
         SUCCEEDED = "succeeded", _("Succeeded")
         FAILED = "failed", _("Failed")
-        CANCELED = "canceled", _("Canceled")
+        CANCELED = "canceled", pgettext_lazy("refund", "Canceled")
         ERROR = "error", _("Not sent: Stripe error")
 
     public_id = public_id_field("rfd")

@@ -236,7 +236,7 @@ def _buyer_snapshot(partner: Partner) -> dict:
 def finalize_invoice(*, invoice: Invoice, today: dt.date | None = None) -> Invoice:
     """Number the invoice (next in the gapless series), freeze both identities, open it for
     payment; after commit, render the PDF, email it and ask the rail to collect."""
-    invoice = Invoice.objects.select_for_update().select_related("partner", "subscription").get(pk=invoice.pk)
+    invoice = Invoice.objects.select_for_update(of=("self",)).select_related("partner", "subscription").get(pk=invoice.pk)
     if invoice.status != Invoice.Status.DRAFT:
         return invoice
     return _finalize(invoice, today=today or periods.today())
@@ -417,7 +417,7 @@ def preview_change(*, subscription: Subscription, plan: Plan, today: dt.date | N
 def change_plan(*, subscription: Subscription, plan: Plan, actor: Actor, today: dt.date | None = None) -> Subscription:
     """Upgrade now with a proration invoice, or schedule a downgrade for the end of the period."""
     today = today or periods.today()
-    subscription = Subscription.objects.select_for_update().select_related("plan", "partner").get(pk=subscription.pk)
+    subscription = Subscription.objects.select_for_update(of=("self",)).select_related("plan", "partner").get(pk=subscription.pk)
     preview = preview_change(subscription=subscription, plan=plan, today=today)
     previous = subscription.plan
     if preview.immediate:
@@ -565,7 +565,7 @@ def record_payment(*, invoice: Invoice, amount_cents: int, received_on: dt.date,
             raise PaymentReferenceUsed(_("This payment reference is already recorded on invoice %(number)s.")
                                        % {"number": existing.invoice.number})
         return existing
-    invoice = Invoice.objects.select_for_update().select_related("partner").get(pk=invoice.pk)
+    invoice = Invoice.objects.select_for_update(of=("self",)).select_related("partner").get(pk=invoice.pk)
     if invoice.status not in (Invoice.Status.OPEN, Invoice.Status.PAID):
         raise InvoiceNotOpen(_("Payments can only be recorded on a finalized invoice."))
     payment = Payment.objects.create(
@@ -590,7 +590,7 @@ def issue_credit_note(*, invoice: Invoice, subtotal_cents: int, reason: str, des
                       today: dt.date | None = None) -> CreditNote:
     """Credit all or part of a finalized invoice (amount excl. VAT); refund through the rail what was overpaid."""
     today = today or periods.today()
-    invoice = Invoice.objects.select_for_update().select_related("partner", "subscription").get(pk=invoice.pk)
+    invoice = Invoice.objects.select_for_update(of=("self",)).select_related("partner", "subscription").get(pk=invoice.pk)
     if invoice.status == Invoice.Status.DRAFT or invoice.number is None:
         raise InvoiceNotOpen(_("Only a finalized invoice can be credited; delete nothing, edit the draft instead."))
     credited_subtotal = sum(invoice.credit_notes.values_list("subtotal_cents", flat=True))
@@ -655,7 +655,7 @@ def extend_grace(*, subscription: Subscription, days: int, actor: Actor, today: 
     (or from today when that is already past). A suspended subscription goes back to past due,
     so the partner is served again until the new date; the dunning run respects it."""
     today = today or periods.today()
-    subscription = Subscription.objects.select_for_update().select_related("partner", "plan").get(pk=subscription.pk)
+    subscription = Subscription.objects.select_for_update(of=("self",)).select_related("partner", "plan").get(pk=subscription.pk)
     if subscription.status not in (Subscription.Status.PAST_DUE, Subscription.Status.SUSPENDED):
         raise NotLate(_("Only a past-due or suspended subscription has a grace period to extend."))
     previous = subscription.grace_until

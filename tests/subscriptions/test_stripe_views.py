@@ -174,3 +174,14 @@ def test_the_billing_page_tag_summarises_the_saved_method(stripe_emulator):
         "can": {"manage_billing": True}}))
     assert "Visa •••• 4242" in html and OVERVIEW in html
     assert Template("{% load stripe_billing %}{% stripe_is_enabled as on %}{{ on }}").render(Context()) == "True"
+
+
+def test_a_canceled_payment_or_refund_reads_as_cancelled_in_french_not_as_a_terminated_contract():
+    from django.utils import translation
+
+    from subscriptions.models import StripeRefund
+
+    with translation.override("fr"):
+        assert str(PaymentAttempt.Status.CANCELED.label) == "Annulée"
+        assert str(StripeRefund.Status.CANCELED.label) == "Annulé"
+        assert str(Subscription.Status.CANCELED.label) == "Résilié"
