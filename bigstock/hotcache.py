@@ -15,7 +15,7 @@ import time
 from cachetools import TTLCache
 from django.conf import settings
 from django.db.models import Model
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import m2m_changed, post_delete, post_save
 
 _MISSING = object()
 _registry: list["HotCache"] = []
@@ -84,6 +84,16 @@ class HotCache:
 
         for signal in (post_save, post_delete):
             signal.connect(forget, sender=model, weak=False, dispatch_uid=f"hotcache.{self.name}.{model._meta.label}")
+
+    def forget_on_relation_change(self, relation) -> None:
+        """Adding to, removing from or clearing the many-to-many ``relation`` (a field's
+        ``through`` model, e.g. ``User.user_permissions.through``) in this process forgets every entry."""
+        def forget(sender, action, **kwargs):
+            if action.startswith("post_"):
+                self.clear()
+
+        m2m_changed.connect(forget, sender=relation, weak=False,
+                            dispatch_uid=f"hotcache.{self.name}.{relation._meta.label}")
 
 
 def clear_all() -> None:

@@ -9,6 +9,7 @@ permission, as the admin's stock operations do.
 
 from collections.abc import Callable
 
+from django.contrib.auth.models import Group
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
@@ -33,6 +34,9 @@ TAGS = ["warehouse (BigStock staff)"]
 staff_tokens = hotcache.HotCache("staff_tokens")
 staff_tokens.forget_on_save(Token, key=lambda token: token.key)
 staff_tokens.forget_on_save(User)
+# The permissions kept with the token: a user's own, and those of their groups.
+for relation in (User.user_permissions.through, User.groups.through, Group.permissions.through):
+    staff_tokens.forget_on_relation_change(relation)
 
 
 def _load_token(key: str) -> Token | None:

@@ -191,3 +191,29 @@ def test_the_answer_has_the_documented_fields(warehouse_system, tea):
     answer = post(warehouse_system, RECEIVE, {"sku": "TEA-1", "warehouse": "lyon", "quantity": 1}).json()
     assert list(answer) == list(LevelSerializer().fields)
     assert answer["updated_at"].endswith("Z")
+
+
+def test_a_permission_taken_away_stops_the_token_at_once(tea):
+    user = staff_user()
+    client = token_client(user)
+    assert post(client, RECEIVE, {"sku": "TEA-1", "warehouse": "lyon", "quantity": 1}).status_code == 201
+
+    user.user_permissions.remove(Permission.objects.get(codename="change_stocklevel"))
+
+    assert_error_format(post(client, RECEIVE, {"sku": "TEA-1", "warehouse": "lyon", "quantity": 1}), 403,
+                        "permission_denied")
+
+
+def test_a_permission_given_through_a_group_counts_at_once(tea):
+    from django.contrib.auth.models import Group
+
+    user = staff_user(may_change_stock=False)
+    client = token_client(user)
+    assert post(client, RECEIVE, {"sku": "TEA-1", "warehouse": "lyon", "quantity": 1}).status_code == 403
+    warehouse_team = Group.objects.create(name="Warehouse")
+    user.groups.add(warehouse_team)
+    assert post(client, RECEIVE, {"sku": "TEA-1", "warehouse": "lyon", "quantity": 1}).status_code == 403
+
+    warehouse_team.permissions.add(Permission.objects.get(codename="change_stocklevel"))
+
+    assert post(client, RECEIVE, {"sku": "TEA-1", "warehouse": "lyon", "quantity": 1}).status_code == 201
