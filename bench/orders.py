@@ -176,17 +176,24 @@ def run_load(*, base: str, scenario: str, params: list[str], args, out: Path, py
         "server_cpu_ms_per_op"]
 
 
-def pg_anchor(args, workdir: Path, *, setup: bool = False) -> float:
-    """One pgbench run of the anchors' script for the operation (``setup``: create its tables first)."""
-    database = args.anchor_db
-    env = {**os.environ, "PGHOST": "127.0.0.1", "PGUSER": "postgres", "PGPASSWORD": "", "PGDATABASE": database,
-           "SCRIPTS": OPERATIONS[args.operation]["anchor"], "CLIENTS": str(args.clients), "DURATION": str(int(args.duration)),
-           "REPEATS": "1", "OUTDIR": str(workdir / "pg")}
-    script = ANCHORS / "pg" / "run_pgbench.sh"
-    if setup:
-        ensure_database(database)
-        subprocess.run([str(script), "setup"], env=env, check=True, capture_output=True)
-    run = subprocess.run([str(script)], env=env, capture_output=True, text=True)
+def _pgbench_env(args, workdir: Path) -> dict:
+    return {**os.environ, "PGHOST": "127.0.0.1", "PGUSER": "postgres", "PGPASSWORD": "", "PGDATABASE": args.anchor_db,
+            "SCRIPTS": OPERATIONS[args.operation]["anchor"], "CLIENTS": str(args.clients),
+            "DURATION": str(int(args.duration)), "REPEATS": "1", "OUTDIR": str(workdir / "pg")}
+
+
+def setup_anchor_database(args, workdir: Path) -> None:
+    """The raw anchor's database and tables (10,000 products), which the floor uses too: created
+    (or recreated) before either runs."""
+    ensure_database(args.anchor_db)
+    subprocess.run([str(ANCHORS / "pg" / "run_pgbench.sh"), "setup"], env=_pgbench_env(args, workdir), check=True,
+                   capture_output=True)
+
+
+def pg_anchor(args, workdir: Path) -> float:
+    """One pgbench run of the anchors' script for the operation."""
+    run = subprocess.run([str(ANCHORS / "pg" / "run_pgbench.sh")], env=_pgbench_env(args, workdir),
+                         capture_output=True, text=True)
     if run.returncode:
         raise SystemExit(f"run_pgbench.sh failed:\n{run.stdout}\n{run.stderr}")
     output = run.stdout
@@ -376,6 +383,7 @@ def main() -> None:
         floor_process = ours_process = None
         try:
             if not args.skip_anchors:
+                setup_anchor_database(args, workdir)
                 floor_process, token = floor_server(args, workdir)
             ours_process = bigstock_server(args, workdir)
             # Rounds interleave the three, so that whatever else the machine does meanwhile (its speed
@@ -383,7 +391,7 @@ def main() -> None:
             for round_ in range(1, args.repeats + 1):
                 wait_until_quiet(args.max_load, args.max_wait)
                 if not args.skip_anchors:
-                    runs["pg"].append(pg_anchor(args, workdir, setup=round_ == 1))
+                    runs["pg"].append(pg_anchor(args, workdir))
                     runs["floor"].append(run_load(
                         base=f"http://127.0.0.1:{args.floor_port}", scenario=f"bigstock_scenarios:{operation['anchor']}",
                         params=[f"token_file={token}"], args=args, out=workdir / "floor.json", repeats=1))
