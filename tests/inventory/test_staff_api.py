@@ -217,3 +217,23 @@ def test_a_permission_given_through_a_group_counts_at_once(tea):
     warehouse_team.permissions.add(Permission.objects.get(codename="change_stocklevel"))
 
     assert post(client, RECEIVE, {"sku": "TEA-1", "warehouse": "lyon", "quantity": 1}).status_code == 201
+
+
+def test_an_adjustment_is_five_statements_on_postgresql(warehouse_system, tea, lyon,
+                                                                             django_assert_max_num_queries):
+    """The product, BEGIN, the level locked, the level + its movement + the feed row in one
+    statement, COMMIT (elsewhere the three writes are three statements)."""
+    from django.db import connection
+
+    body = {"sku": "TEA-1", "warehouse": "lyon", "delta": 2, "reason": "found"}
+    assert post(warehouse_system, ADJUST, body).status_code == 201  # the token and the warehouse kept
+
+    with django_assert_max_num_queries(5 if connection.vendor == "postgresql" else 7):
+        assert post(warehouse_system, ADJUST, body).status_code == 201
+
+    movements = StockMovement.objects.filter(level__product=tea).order_by("pk")
+    assert [(m.on_hand_delta, m.on_hand_after) for m in movements][-2:] == [(2, 12), (2, 14)]
+    assert level(tea, lyon).on_hand == 14
+    tea.availability.refresh_from_db()
+    assert (tea.availability.on_hand, tea.availability.change_seq) == (14, movements.last().pk)
+
