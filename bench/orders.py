@@ -203,23 +203,29 @@ def pg_anchor(args, workdir: Path) -> float:
     return float(match.group(1))
 
 
-def floor_server(args, workdir: Path) -> tuple[subprocess.Popen, Path]:
-    """The plain Django + DRF floor on the anchor database (its pgbench tables), gunicorn 2 sync
-    workers, running; with its token's file."""
+def prepare_floor(args, workdir: Path) -> tuple[dict, Path]:
+    """The plain Django + DRF floor's own tables (auth, its token) on the anchor database, its
+    orders emptied and its stock refilled; returns its environment and its token's file."""
     floor = ANCHORS / "floor"
     token = workdir / "floor_token.txt"
     env = {**os.environ, "PGHOST": "127.0.0.1", "PGUSER": "postgres", "PGPASSWORD": "",
-           "PGDATABASE": args.anchor_db, "BENCH_TOKEN_FILE": str(token), "PYTHONPATH": str(floor)}
-    env.pop("DJANGO_SETTINGS_MODULE", None)
-    env["DJANGO_SETTINGS_MODULE"] = "floor.settings"
+           "PGDATABASE": args.anchor_db, "BENCH_TOKEN_FILE": str(token), "PYTHONPATH": str(floor),
+           "DJANGO_SETTINGS_MODULE": "floor.settings"}
     subprocess.run([PYTHON, "manage.py", "migrate", "-v", "0"], cwd=floor, env=env, check=True)
     with open(floor / "seed_token.py") as seed:
         subprocess.run([PYTHON, "manage.py", "shell"], cwd=floor, env=env, stdin=seed, check=True,
                        capture_output=True)
     psql(args.anchor_db, "TRUNCATE order_line, orders, stock_movement RESTART IDENTITY; "
                          "UPDATE stock_level SET on_hand = 1000000, reserved = 0")
+    return env, token
+
+
+def floor_server(args, workdir: Path) -> tuple[subprocess.Popen, Path]:
+    """The floor (``prepare_floor``) under gunicorn, 2 sync workers, running; with its token's file."""
+    env, token = prepare_floor(args, workdir)
     server = start([str(Path(PYTHON).parent / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{args.floor_port}",
-                    "--log-level", "warning", "floor.wsgi"], env=env, cwd=floor, log=workdir / "floor.log")
+                    "--log-level", "warning", "floor.wsgi"], env=env, cwd=ANCHORS / "floor",
+                   log=workdir / "floor.log")
     _wait_port(args.floor_port)
     return server, token
 
@@ -236,9 +242,10 @@ def _wait_port(port: int, timeout_s: float = 60) -> None:
     raise SystemExit(f"nothing listens on port {port}")
 
 
-def seed_bigstock(args, key_file: Path) -> int:
-    """Flush and migrate the BigStock database, seed the catalogue, a partner and its key.
-    Returns the statements one order creation runs (measured in-process with the test client)."""
+def seed_bigstock(args, key_file: Path, token_file: Path) -> int:
+    """Flush and migrate the BigStock database, seed the catalogue, a partner and its key
+    (``key_file``), and a staff user allowed to change stock with a token (``token_file``).
+    Returns the statements one call of ``args.operation`` runs (in-process, with the test client)."""
     import django
 
     django.setup()
@@ -292,16 +299,16 @@ def seed_bigstock(args, key_file: Path) -> int:
     _key, secret = partners.create_api_key(partner=partner, membership=owner, name="bench", scopes=["read", "write"],
                                            expires_at=None, actor=SYSTEM)
     key_file.write_text(secret)
-    if args.operation == "adjust":  # the warehouse API: a staff user allowed to change stock, with a token
-        from django.contrib.auth.models import Permission
-        from rest_framework.authtoken.models import Token
+    # The warehouse API's caller: a staff user allowed to change stock, with a token.
+    from django.contrib.auth.models import Permission
+    from rest_framework.authtoken.models import Token
 
-        staff = User.objects.create_user(email="wms@bigstock.example", password=None, is_staff=True)
-        staff.user_permissions.add(Permission.objects.get(codename="change_stocklevel"))
-        secret = Token.objects.create(user=staff).key
-        key_file.write_text(secret)
-    print(f"seeded {args.skus} products, 1 partner and its key in {time.perf_counter() - t0:.1f} s", flush=True)
-    return _statements_per_call(secret, args.operation)
+    staff = User.objects.create_user(email="wms@bigstock.example", password=None, is_staff=True)
+    staff.user_permissions.add(Permission.objects.get(codename="change_stocklevel"))
+    token_file.write_text(Token.objects.create(user=staff).key)
+    print(f"seeded {args.skus} products, 1 partner and its key, a staff token in {time.perf_counter() - t0:.1f} s",
+          flush=True)
+    return _statements_per_call((token_file if args.operation == "adjust" else key_file).read_text(), args.operation)
 
 
 def _statements_per_call(secret: str, operation: str) -> int:
@@ -378,8 +385,8 @@ def main() -> None:
     runs: dict[str, list] = {"pg": [], "floor": [], "ours": []}
     with tempfile.TemporaryDirectory(prefix="bench-orders-") as tmp:
         workdir = Path(tmp)
-        key_file = workdir / "api_key.txt"
-        statements = seed_bigstock(args, key_file)
+        key_file, token_file = workdir / "api_key.txt", workdir / "staff_token.txt"
+        statements = seed_bigstock(args, key_file, token_file)
         floor_process = ours_process = None
         try:
             if not args.skip_anchors:
@@ -397,7 +404,7 @@ def main() -> None:
                         params=[f"token_file={token}"], args=args, out=workdir / "floor.json", repeats=1))
                 runs["ours"].append(run_load(
                     base=f"http://127.0.0.1:{args.port}", scenario=f"orders:{operation['scenario']}",
-                    params=[f"{'token_file' if args.operation == 'adjust' else 'key_file'}={key_file}",
+                    params=[f"token_file={token_file}" if args.operation == "adjust" else f"key_file={key_file}",
                             f"skus={args.skus}"], args=args, out=workdir / "bigstock.json",
                     pythonpath=str(Path(__file__).parent), repeats=1))
                 print(f"round {round_}: " + ", ".join(
