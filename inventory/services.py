@@ -96,7 +96,7 @@ def _apply(changes: list[tuple[StockLevel, int, int]], *, kind: str, actor: Acto
         totals[level.product_id][1] += reserved_delta
     feed_rows = [(product_id, on_hand_delta, reserved_delta) for product_id, (on_hand_delta, reserved_delta)
                  in totals.items()]
-    if connection.vendor == "postgresql" and len(changes) <= BATCH_SIZE:
+    if connection.vendor == "postgresql" and len(changes) <= BATCH_SIZE:  # larger batches: a statement per chunk
         level_values, level_update = _update_rows_sql(StockLevel, _LEVEL_COLUMNS, len(levels), _LEVEL_SETS, "lv")
         movement_insert, movement_params = sql.insert_statement(movements)
         feed_values, feed_update = _update_rows_sql(ProductAvailability, _FEED_COLUMNS, len(feed_rows), _FEED_SETS, "fv")
