@@ -169,11 +169,7 @@ def main() -> None:
         raise SystemExit("needs valgrind (Debian's package valgrind)")
 
     bench = _bench_orders()
-    # BigStock as bench/orders.py serves it: DEBUG off, rate limits that never refuse (they still run).
-    ours_env = {**os.environ, "DJANGO_SETTINGS_MODULE": "bigstock.settings", "DEBUG": "0", "SECURE_SSL_REDIRECT": "0",
-                "ALLOWED_HOSTS": "127.0.0.1,localhost", "API_KEY_RATE": "100000000/min",
-                "API_USER_RATE": "100000000/min", "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-only-not-secret"),
-                "BIGSTOCK_ANCHORS": str(bench.ANCHORS)}
+    ours_env = {**bench.served_env(), "BIGSTOCK_ANCHORS": str(bench.ANCHORS)}  # as bench/orders.py serves it
     os.environ.update(ours_env)
     sys.path.insert(0, str(ROOT))
     print(f"machine: {bench.machine()}", flush=True)

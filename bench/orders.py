@@ -176,9 +176,13 @@ def run_load(*, base: str, scenario: str, params: list[str], args, out: Path, py
         "server_cpu_ms_per_op"]
 
 
+def _anchor_db_env(args) -> dict:
+    """The environment reaching the anchor's database (pgbench and the floor read PG*)."""
+    return {**os.environ, "PGHOST": "127.0.0.1", "PGUSER": "postgres", "PGPASSWORD": "", "PGDATABASE": args.anchor_db}
+
+
 def _pgbench_env(args, workdir: Path) -> dict:
-    return {**os.environ, "PGHOST": "127.0.0.1", "PGUSER": "postgres", "PGPASSWORD": "", "PGDATABASE": args.anchor_db,
-            "SCRIPTS": OPERATIONS[args.operation]["anchor"], "CLIENTS": str(args.clients),
+    return {**_anchor_db_env(args), "SCRIPTS": OPERATIONS[args.operation]["anchor"], "CLIENTS": str(args.clients),
             "DURATION": str(int(args.duration)), "REPEATS": "1", "OUTDIR": str(workdir / "pg")}
 
 
@@ -208,8 +212,7 @@ def prepare_floor(args, workdir: Path) -> tuple[dict, Path]:
     orders emptied and its stock refilled; returns its environment and its token's file."""
     floor = ANCHORS / "floor"
     token = workdir / "floor_token.txt"
-    env = {**os.environ, "PGHOST": "127.0.0.1", "PGUSER": "postgres", "PGPASSWORD": "",
-           "PGDATABASE": args.anchor_db, "BENCH_TOKEN_FILE": str(token), "PYTHONPATH": str(floor),
+    env = {**_anchor_db_env(args), "BENCH_TOKEN_FILE": str(token), "PYTHONPATH": str(floor),
            "DJANGO_SETTINGS_MODULE": "floor.settings"}
     subprocess.run([PYTHON, "manage.py", "migrate", "-v", "0"], cwd=floor, env=env, check=True)
     with open(floor / "seed_token.py") as seed:
@@ -337,13 +340,18 @@ def _statements_per_call(secret: str, operation: str) -> int:
     return counts[-1]
 
 
+def served_env() -> dict:
+    """BigStock's environment as the benches serve it: DEBUG off, rate limits that still run (their
+    Redis round trips count) but never refuse."""
+    return {**os.environ, "DEBUG": "0", "ALLOWED_HOSTS": "127.0.0.1,localhost", "SECURE_SSL_REDIRECT": "0",
+            "API_KEY_RATE": "100000000/min", "API_USER_RATE": "100000000/min",
+            "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-only-not-secret"), "PYTHONPATH": str(ROOT),
+            "DJANGO_SETTINGS_MODULE": "bigstock.settings"}
+
+
 def bigstock_server(args, workdir: Path) -> subprocess.Popen:
     """BigStock under gunicorn, 2 sync workers, DEBUG off, running."""
-    env = {**os.environ, "DEBUG": "0", "ALLOWED_HOSTS": "127.0.0.1,localhost", "SECURE_SSL_REDIRECT": "0",
-           # The throttle still runs (its Redis round trip counts), never refuses.
-           "API_KEY_RATE": "100000000/min", "API_USER_RATE": "100000000/min",
-           "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-only-not-secret"), "PYTHONPATH": str(ROOT),
-           "DJANGO_SETTINGS_MODULE": "bigstock.settings"}
+    env = served_env()
     server = start([str(Path(PYTHON).parent / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{args.port}",
                     "--log-level", "warning", "bigstock.wsgi"], env=env, cwd=ROOT, log=workdir / "bigstock.log")
     wait_http(f"http://127.0.0.1:{args.port}/healthz")

@@ -214,9 +214,10 @@ def validated(serializer_class, data) -> dict:
     order's fields, and ``run_validation`` keeps nothing on the instance. One per language because
     DRF's length and range messages are translated once per instance, when first shown."""
     instances = _serializers.__dict__.setdefault("by_class", {})
-    serializer = instances.get((serializer_class, get_language()))
+    key = (serializer_class, get_language())
+    serializer = instances.get(key)
     if serializer is None:
-        serializer = instances[(serializer_class, get_language())] = serializer_class()
+        serializer = instances[key] = serializer_class()
     try:
         return serializer.run_validation(data)
     except exceptions.ValidationError as error:

@@ -29,8 +29,8 @@ TAGS = ["warehouse (BigStock staff)"]
 
 
 # A warehouse system calls back to back: its token, user and permissions are kept a few seconds per
-# process (bigstock.hotcache, as partners' API keys). Deleting the token or saving the user clears
-# them here at once; other processes, and a change of the user's permissions, within those seconds.
+# process (bigstock.hotcache, as partners' API keys). Deleting the token, saving the user or changing
+# their permissions or groups clears them here at once; other processes see it within those seconds.
 staff_tokens = hotcache.HotCache("staff_tokens")
 staff_tokens.forget_on_save(Token, key=lambda token: token.key)
 staff_tokens.forget_on_save(User)

@@ -200,7 +200,7 @@ def test_bad_input_is_refused_field_by_field(caller, stock, change, field):
 
 
 def test_refusals_come_in_each_requests_language_and_leave_nothing_for_the_next(caller, stock):
-    # The input serializer instance is kept per thread between requests (orders.api.validated).
+    # The input serializer instance is kept per thread between requests (bigstock.api.validated).
     french = APIClient(HTTP_ACCEPT_LANGUAGE="fr")
     french.credentials(HTTP_AUTHORIZATION=caller.client._credentials["HTTP_AUTHORIZATION"])
     too_long = {**order_body(), "ship_to": {**SHIP_TO, "city": "x" * 101}}
