@@ -180,17 +180,64 @@ def warehouse_by_code(code: str) -> Warehouse:
 # --- Operations on one level (staff, receipts, returns) -------------------------------------------
 
 
+def _shift_on_hand(*, product: Product, warehouse: Warehouse, delta: int, kind: str, actor: Actor, reason: str = "",
+                   partner=None, reference: tuple[str, str] = ("", "")) -> StockLevel | None:
+    """On PostgreSQL, ``on_hand += delta`` unless that would leave less than is reserved, with its
+    movement and feed row, in one statement: one round trip, no explicit transaction (a statement
+    is one, and its row lock makes a concurrent change wait, then re-check the condition on the new
+    numbers). The level after it; None when nothing was written (elsewhere than on PostgreSQL, no
+    such level yet, or refused): the caller then takes the locked path, which creates the level or
+    says, with the numbers, why it refuses."""
+    if connection.vendor != "postgresql":
+        return None
+    now = timezone.now()
+    rows = sql.fetch(_shift_on_hand_sql(), [
+        delta, now, product.pk, warehouse.pk, delta,  # the level
+        kind, delta, reason[:300], actor.label, partner.pk if partner else None, reference[0], reference[1], now,
+        delta, delta, product.pk,  # the feed row
+    ])
+    if not rows:
+        return None
+    level = StockLevel.from_db(connection.alias, LEVEL_FIELDS, (rows[0][0], product.pk, warehouse.pk, *rows[0][1:]))
+    level.product, level.warehouse = product, warehouse
+    return level
+
+
+@functools.cache
+def _shift_on_hand_sql() -> str:
+    quote = connection.ops.quote_name
+    movement_columns = ("level_id", "kind", "on_hand_delta", "reserved_delta", "on_hand_after", "reserved_after",
+                        "reason", "actor_label", "partner_id", "reference_type", "reference_id", "created_at")
+    return (
+        f"WITH level AS (UPDATE {quote(StockLevel._meta.db_table)} SET on_hand = on_hand + %s, updated_at = %s "  # noqa: S608 (names from the models, values as parameters)
+        "WHERE product_id = %s AND warehouse_id = %s AND on_hand + %s >= reserved "
+        "RETURNING id, on_hand, reserved, updated_at), "
+        f"movement AS (INSERT INTO {quote(StockMovement._meta.db_table)} ({', '.join(movement_columns)}) "
+        "SELECT id, %s, %s, 0, on_hand, reserved, %s, %s, %s, %s, %s, %s FROM level RETURNING id), "
+        f"feed AS (UPDATE {quote(ProductAvailability._meta.db_table)} SET on_hand = on_hand + %s, "
+        "available = available + %s, change_seq = (SELECT id FROM movement) "
+        "WHERE product_id = %s AND EXISTS (SELECT FROM movement)) "
+        "SELECT id, on_hand, reserved, updated_at FROM level"
+    )
+
+
 @transaction.atomic
+def _add_locked(*, product: Product, warehouse: Warehouse, quantity: int, kind: str, actor: Actor,
+                    reason: str = "", partner=None, reference: tuple[str, str] = ("", "")) -> StockLevel:
+    level = _lock_level(product=product, warehouse=warehouse)
+    _apply([(level, quantity, 0)], kind=kind, actor=actor, reason=reason, partner=partner, reference=reference)
+    return level
+
+
 def receive(*, product: Product, warehouse: Warehouse, quantity: int, actor: Actor, reason: str = "",
             reference: tuple[str, str] = ("", "")) -> StockLevel:
     """Goods arrived: on hand goes up."""
     _check_quantity(quantity)
-    level = _lock_level(product=product, warehouse=warehouse)
-    _apply([(level, quantity, 0)], kind=Movement.RECEIPT, actor=actor, reason=reason, reference=reference)
-    return level
+    change = {"product": product, "warehouse": warehouse, "kind": Movement.RECEIPT, "actor": actor,
+              "reason": reason, "reference": reference}
+    return _shift_on_hand(delta=quantity, **change) or _add_locked(quantity=quantity, **change)
 
 
-@transaction.atomic
 def adjust(*, product: Product, warehouse: Warehouse, delta: int, reason: str, actor: Actor) -> StockLevel:
     """A correction (breakage, loss, found goods) with its reason. Never below what is reserved."""
     if not reason.strip():
@@ -198,6 +245,13 @@ def adjust(*, product: Product, warehouse: Warehouse, delta: int, reason: str, a
     if not isinstance(delta, int) or delta == 0:
         raise InvalidQuantity(_("The adjustment must be a whole number other than zero."),
                               fields={"delta": [_("Must not be zero.")]})
+    return (_shift_on_hand(product=product, warehouse=warehouse, delta=delta, kind=Movement.ADJUSTMENT, actor=actor,
+                           reason=reason)
+            or _adjust_locked(product=product, warehouse=warehouse, delta=delta, reason=reason, actor=actor))
+
+
+@transaction.atomic
+def _adjust_locked(*, product: Product, warehouse: Warehouse, delta: int, reason: str, actor: Actor) -> StockLevel:
     level = _lock_level(product=product, warehouse=warehouse)
     if level.on_hand + delta < level.reserved:
         raise StockBelowZero(
@@ -229,14 +283,13 @@ def count(*, product: Product, warehouse: Warehouse, counted: int, actor: Actor,
     return level
 
 
-@transaction.atomic
 def return_stock(*, product: Product, warehouse: Warehouse, quantity: int, actor: Actor, partner=None,
                  reference: tuple[str, str] = ("", "")) -> StockLevel:
     """Goods came back from a customer and are sellable again."""
     _check_quantity(quantity)
-    level = _lock_level(product=product, warehouse=warehouse)
-    _apply([(level, quantity, 0)], kind=Movement.RETURN, actor=actor, partner=partner, reference=reference)
-    return level
+    change = {"product": product, "warehouse": warehouse, "kind": Movement.RETURN, "actor": actor,
+              "partner": partner, "reference": reference}
+    return _shift_on_hand(delta=quantity, **change) or _add_locked(quantity=quantity, **change)
 
 
 # --- Orders: reserve, release, ship --------------------------------------------------------------
