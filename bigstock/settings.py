@@ -243,12 +243,13 @@ REST_FRAMEWORK = {
         "partners.permissions.PartnerAccess",
         "subscriptions.permissions.StandingAllowsWrites",
     ],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "bigstock.renderers.ContentNegotiation",
     "DEFAULT_THROTTLE_CLASSES": ["partners.throttling.PartnerRateThrottle"],
     "DEFAULT_PAGINATION_CLASS": "bigstock.pagination.CursorPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "bigstock.errors.api_exception_handler",
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
+    "DEFAULT_RENDERER_CLASSES": ["bigstock.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
     "DEFAULT_THROTTLE_RATES": {"anon": "60/min", "user": env.str("API_USER_RATE", default="600/min"),
                                "api_key": env.str("API_KEY_RATE", default="1200/min")},

@@ -31,7 +31,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from bigstock.api import BaseAPIView, ErrorSerializer, error_examples, error_responses
-from subscriptions.api import PdfNegotiation
+from bigstock.renderers import FileNegotiation
 
 from . import feed
 from .services import discount_for
@@ -419,7 +419,7 @@ EXPORT_DESCRIPTION = gettext_lazy(
 class StockExportView(BaseAPIView):
     """``/stock/export.csv`` and ``/stock/export.json``: the whole feed as a file."""
 
-    content_negotiation_class = PdfNegotiation  # a file whatever Accept says; errors in JSON
+    content_negotiation_class = FileNegotiation  # a file whatever Accept says; errors in JSON
     file_format = "csv"
 
     def get(self, request):

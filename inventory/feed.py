@@ -17,13 +17,13 @@ the partner's plan, looked up once per request.
 
 import base64
 import binascii
-import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+import orjson
 from django.db import connection, transaction
 from django.db.models import F, Subquery
 from django.db.models.expressions import OuterRef
@@ -79,15 +79,13 @@ class InvalidCursor(DomainError):
 
 def encode_position(position: dict) -> str:
     """The opaque ``cursor`` of a ``next`` link (a position in a listing, not a secret)."""
-    raw = json.dumps(position, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+    return base64.urlsafe_b64encode(orjson.dumps(position)).rstrip(b"=").decode()
 
 
 def decode_position(cursor: str) -> dict:
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        position = json.loads(raw)
-    except (ValueError, binascii.Error):
+        position = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, binascii.Error):  # orjson.JSONDecodeError is a ValueError
         position = None
     if not isinstance(position, dict):
         raise InvalidCursor(_("This cursor is not valid: follow the `next` link of a previous page."),

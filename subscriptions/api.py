@@ -18,7 +18,6 @@ from drf_spectacular.utils import (
 )
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
-from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
@@ -30,22 +29,13 @@ from bigstock.api import (
     error_examples,
     error_responses,
 )
+from bigstock.renderers import FileNegotiation
 
 from . import services
 from .models import CreditNote, Invoice, InvoiceLine, Payment, Plan, Subscription
 from .views import pdf_response
 
 TAGS = ["billing"]
-
-
-class PdfNegotiation(BaseContentNegotiation):
-    """The PDF endpoints answer a file whatever ``Accept`` says, and their errors in JSON."""
-
-    def select_parser(self, request, parsers):
-        return parsers[0]
-
-    def select_renderer(self, request, renderers, format_suffix=None):
-        return renderers[0], renderers[0].media_type
 
 
 PDF_RESPONSE = {(200, "application/pdf"): OpenApiResponse(
@@ -205,7 +195,7 @@ class CreditNoteSerializer(serializers.ModelSerializer):
 class DocumentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PartnerScopedViewSet):
     """Invoices and credit notes, read-only: the list, one, and its PDF."""
 
-    @action(detail=True, methods=["get"], content_negotiation_class=PdfNegotiation)
+    @action(detail=True, methods=["get"], content_negotiation_class=FileNegotiation)
     def pdf(self, request, id=None):
         return pdf_response(self.get_object(), language="en" if request.query_params.get("lang") == "en" else "fr")
 

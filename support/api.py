@@ -18,13 +18,13 @@ from drf_spectacular.utils import (
 )
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
-from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
 from bigstock.api import PartnerScopedViewSet, PublicIdField, error_examples, error_responses
 from bigstock.pagination import CursorPagination
+from bigstock.renderers import FileNegotiation
 from partners.audit import Actor
 from partners.permissions import PartnerAccess
 
@@ -280,16 +280,6 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PartnerSco
         return self._detail(ticket)
 
 
-class AnyContentNegotiation(BaseContentNegotiation):
-    """The file endpoint answers the file whatever ``Accept`` says, and its errors in JSON."""
-
-    def select_parser(self, request, parsers):
-        return parsers[0]
-
-    def select_renderer(self, request, renderers, format_suffix=None):
-        return renderers[0], renderers[0].media_type
-
-
 @extend_schema_view(
     retrieve=extend_schema(summary="An attachment", tags=TAGS,
                            responses={200: AttachmentSerializer, **error_responses(404)},
@@ -306,6 +296,6 @@ class AttachmentViewSet(mixins.RetrieveModelMixin, PartnerScopedViewSet):
     serializer_class = AttachmentSerializer
     permission_classes = [PartnerAccess]
 
-    @action(detail=True, methods=["get"], content_negotiation_class=AnyContentNegotiation)
+    @action(detail=True, methods=["get"], content_negotiation_class=FileNegotiation)
     def content(self, request, id=None):
         return attachment_response(self.get_object())
