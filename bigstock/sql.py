@@ -84,15 +84,8 @@ def insert(objs: list[Model]) -> list[Model]:
     defaults and ``auto_now_add`` apply as in ``save``; no signals are sent, as with ``bulk_create``."""
     if not objs:
         return objs
-    statement, params = insert_statement(objs)
-    return saved(objs, [pk for (pk,) in fetch(statement, params)])
-
-
-def insert_statement(objs: list[Model]) -> tuple[str, list]:
-    """The ``INSERT ... RETURNING <pk>`` of ``insert`` and its parameters, for a caller that runs it
-    within a larger statement; ``saved`` then sets the keys it returned."""
     model = type(objs[0])
-    fields, _pk = _insert_fields(model)
+    fields, pk = _insert_fields(model)
     db = connections[DEFAULT_DB_ALIAS]
     params = []
     for obj in objs:
@@ -102,13 +95,7 @@ def insert_statement(objs: list[Model]) -> tuple[str, list]:
             if type(value) is not plain:  # preparing a value of the column's own type would give it back
                 value = field.get_db_prep_save(field.pre_save(obj, add=True), db)
             params.append(value)
-    return _insert_sql(model, len(objs)), params
-
-
-def saved(objs: list[Model], pks: list) -> list[Model]:
-    """Mark new instances saved, with the primary keys their INSERT returned (in their order)."""
-    pk = objs[0]._meta.pk
-    for obj, pk_value in zip(objs, pks, strict=True):
+    for obj, (pk_value,) in zip(objs, fetch(_insert_sql(model, len(objs)), params), strict=True):
         setattr(obj, pk.attname, pk_value)
         obj._state.adding, obj._state.db = False, DEFAULT_DB_ALIAS
     return objs

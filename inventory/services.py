@@ -72,7 +72,7 @@ def _check_quantity(quantity: int, *, allow_zero: bool = False) -> None:
 
 
 def _apply(changes: list[tuple[StockLevel, int, int]], *, kind: str, actor: Actor, reason: str = "",
-           partner=None, reference: tuple[str, str] = ("", "")) -> list[StockMovement]:
+           partner=None, reference: tuple[str, str] = ("", "")) -> None:
     """Write level changes, their movements and the feed rows: on PostgreSQL in one statement (one
     round trip), elsewhere in three.
 
@@ -82,44 +82,63 @@ def _apply(changes: list[tuple[StockLevel, int, int]], *, kind: str, actor: Acto
         level.on_hand += on_hand_delta
         level.reserved += reserved_delta
         level.updated_at = now
-    levels = [(level.pk, level.on_hand, level.reserved) for level, _oh, _r in changes]
-    movements = [
-        StockMovement(level=level, kind=kind, on_hand_delta=on_hand_delta, reserved_delta=reserved_delta,
-                      on_hand_after=level.on_hand, reserved_after=level.reserved, reason=reason[:300],
-                      actor_label=actor.label, partner=partner, reference_type=reference[0],
-                      reference_id=reference[1])
-        for level, on_hand_delta, reserved_delta in changes
-    ]
     totals: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     for level, on_hand_delta, reserved_delta in changes:
         totals[level.product_id][0] += on_hand_delta
         totals[level.product_id][1] += reserved_delta
     feed_rows = [(product_id, on_hand_delta, reserved_delta) for product_id, (on_hand_delta, reserved_delta)
                  in totals.items()]
-    if connection.vendor == "postgresql" and len(changes) <= BATCH_SIZE:  # larger batches: a statement per chunk
-        level_values, level_update = _update_rows_sql(StockLevel, _LEVEL_COLUMNS, len(levels), _LEVEL_SETS, "lv")
-        movement_insert, movement_params = sql.insert_statement(movements)
-        feed_values, feed_update = _update_rows_sql(ProductAvailability, _FEED_COLUMNS, len(feed_rows), _FEED_SETS, "fv")
-        # The feed rows' cursor is the id of the last movement, inserted beside them.
-        statement = (f"WITH {level_values}, levels AS ({level_update}), movements AS ({movement_insert}), "  # noqa: S608 (statements built above, values as parameters)
-                     f"{feed_values}, feed AS ({feed_update.replace(_SEQ, '(SELECT max(id) FROM movements)')}) "
-                     "SELECT id FROM movements ORDER BY id")
-        params = [value for row in levels for value in row] + [now] + movement_params + [
-            value for row in feed_rows for value in row]
-        return sql.saved(movements, [pk for (pk,) in sql.fetch(statement, params)])
-    update_rows(StockLevel, _LEVEL_COLUMNS, levels, assignments=dict(_LEVEL_SETS), params=[now])
-    sql.insert(movements)
+    reason = reason[:300]
+    if connection.vendor == "postgresql":
+        # Rows as arrays, one parameter per column: the statement is the same whatever the number
+        # of rows (one prepared statement; psycopg keeps its parsed form only below 50 parameters).
+        levels = list(zip(*[(level.pk, on_hand_delta, reserved_delta, level.on_hand, level.reserved)
+                            for level, on_hand_delta, reserved_delta in changes], strict=True))
+        sql.execute(_apply_sql(), [
+            *map(list, levels), now,
+            kind, reason, actor.label, partner.pk if partner else None, reference[0], reference[1], now,
+            *map(list, zip(*feed_rows, strict=True)),
+        ])
+        return
+    update_rows(StockLevel, _LEVEL_COLUMNS, [(level.pk, level.on_hand, level.reserved) for level, _oh, _r in changes],
+                assignments=dict(_LEVEL_SETS), params=[now])
+    movements = sql.insert([
+        StockMovement(level=level, kind=kind, on_hand_delta=on_hand_delta, reserved_delta=reserved_delta,
+                      on_hand_after=level.on_hand, reserved_after=level.reserved, reason=reason,
+                      actor_label=actor.label, partner=partner, reference_type=reference[0],
+                      reference_id=reference[1])
+        for level, on_hand_delta, reserved_delta in changes
+    ])
     update_rows(ProductAvailability, _FEED_COLUMNS, feed_rows, assignments=dict(_FEED_SETS),
                 params=[max(movement.pk for movement in movements)])
-    return movements
 
 
-_SEQ = "/* change_seq */ %s"
+@functools.cache
+def _apply_sql() -> str:
+    """``_apply``'s statement on PostgreSQL: the levels, their movements (the feed rows' cursor is
+    the last movement's id) and the feed rows."""
+    quote = connection.ops.quote_name
+    return (
+        "WITH changes AS (SELECT * FROM unnest(%s::bigint[], %s::integer[], %s::integer[], %s::integer[], "  # noqa: S608 (names from the models, values as parameters)
+        "%s::integer[]) AS c (level_id, on_hand_delta, reserved_delta, on_hand_after, reserved_after)), "
+        f"levels AS (UPDATE {quote(StockLevel._meta.db_table)} AS t SET on_hand = c.on_hand_after, "
+        "reserved = c.reserved_after, updated_at = %s FROM changes AS c WHERE t.id = c.level_id), "
+        f"movements AS (INSERT INTO {quote(StockMovement._meta.db_table)} (level_id, on_hand_delta, "
+        "reserved_delta, on_hand_after, reserved_after, kind, reason, actor_label, partner_id, reference_type, "
+        "reference_id, created_at) SELECT c.*, %s, %s, %s, %s, %s, %s, %s FROM changes AS c RETURNING id) "
+        f"UPDATE {quote(ProductAvailability._meta.db_table)} AS t SET on_hand = t.on_hand + f.on_hand, "
+        "reserved = t.reserved + f.reserved, available = t.available + f.on_hand - f.reserved, "
+        "change_seq = (SELECT max(id) FROM movements) "
+        "FROM unnest(%s::bigint[], %s::integer[], %s::integer[]) AS f (product_id, on_hand, reserved) "
+        "WHERE t.product_id = f.product_id"
+    )
+
+
 _LEVEL_COLUMNS = ("id", "on_hand", "reserved")
 _LEVEL_SETS = (("on_hand", "v.on_hand"), ("reserved", "v.reserved"), ("updated_at", "%s"))
 _FEED_COLUMNS = ("product_id", "on_hand", "reserved")
 _FEED_SETS = (("on_hand", "t.on_hand + v.on_hand"), ("reserved", "t.reserved + v.reserved"),
-              ("available", "t.available + v.on_hand - v.reserved"), ("change_seq", _SEQ))
+              ("available", "t.available + v.on_hand - v.reserved"), ("change_seq", "%s"))
 
 
 def _lock_level(*, product: Product, warehouse: Warehouse) -> StockLevel:
@@ -470,22 +489,19 @@ def update_rows(model, names: list[str], rows: list[tuple], *, assignments: dict
     PostgreSQL and SQLite alike: ``bulk_update`` builds a ``CASE`` per row and field, which costs
     seconds per thousand rows (a 50,000-line import spent minutes there)."""
     for chunk in chunked(rows):
-        values, update = _update_rows_sql(model, tuple(names), len(chunk), tuple(assignments.items()), "v")
-        sql.execute(f"WITH {values} {update}", [value for row in chunk for value in row] + list(params))
+        statement = _update_rows_sql(model, tuple(names), len(chunk), tuple(assignments.items()))
+        sql.execute(statement, [value for row in chunk for value in row] + list(params))
 
 
 @functools.cache
-def _update_rows_sql(model, names: tuple[str, ...], count: int, assignments: tuple[tuple[str, str], ...],
-                     alias: str) -> tuple[str, str]:
-    """The two halves of an ``update_rows`` statement of ``count`` rows: the rows (``<alias> (names)
-    AS (VALUES ...)``, for a ``WITH``) and the ``UPDATE ... FROM <alias>``."""
+def _update_rows_sql(model, names: tuple[str, ...], count: int, assignments: tuple[tuple[str, str], ...]) -> str:
+    """The ``WITH v (names) AS (VALUES ...) UPDATE ... FROM v`` statement of ``update_rows`` for ``count`` rows."""
     quote = connection.ops.quote_name
     sets = ", ".join(f"{quote(column)} = {expression}" for column, expression in assignments)
     row = "(" + ", ".join(["%s"] * len(names)) + ")"
-    values = f"{alias} ({', '.join(quote(name) for name in names)}) AS (VALUES {', '.join([row] * count)})"
-    update = (f"UPDATE {quote(model._meta.db_table)} AS t SET {sets} FROM {alias} AS v "  # noqa: S608 - names from the models, values as parameters
-              f"WHERE t.{quote(names[0])} = v.{quote(names[0])}")
-    return values, update
+    return (f"WITH v ({', '.join(quote(name) for name in names)}) AS (VALUES {', '.join([row] * count)}) "  # noqa: S608 - names from the models, values as parameters
+            f"UPDATE {quote(model._meta.db_table)} AS t SET {sets} FROM v "
+            f"WHERE t.{quote(names[0])} = v.{quote(names[0])}")
 
 
 @transaction.atomic
