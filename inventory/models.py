@@ -155,7 +155,7 @@ class StockMovement(models.Model):
         COUNT = "count", _("Stocktake")
 
     level = models.ForeignKey(StockLevel, on_delete=models.PROTECT, related_name="movements")
-    kind = models.CharField(max_length=12, choices=Kind.choices, db_index=True)
+    kind = models.CharField(max_length=12, choices=Kind.choices)
     on_hand_delta = models.IntegerField(default=0)
     reserved_delta = models.IntegerField(default=0)
     on_hand_after = models.IntegerField()
@@ -164,13 +164,17 @@ class StockMovement(models.Model):
     actor_label = models.CharField(_("by"), max_length=200)
     partner = models.ForeignKey("partners.Partner", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     reference_type = models.CharField(max_length=30, blank=True)
-    reference_id = models.CharField(max_length=60, blank=True, db_index=True)
+    reference_id = models.CharField(max_length=60, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
         verbose_name = _("stock movement")
         verbose_name_plural = _("stock movements")
         ordering = ["-id"]
+        # Plain indexes: a CharField's db_index adds a second, pattern-matching one on PostgreSQL
+        # (``_like``) that no query uses, and every stock change writes its movements' entries.
+        indexes = [models.Index(fields=["kind"], name="movement_kind"),
+                   models.Index(fields=["reference_id"], name="movement_reference")]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.on_hand_delta:+d}/{self.reserved_delta:+d} {self.level}"
