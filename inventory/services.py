@@ -91,7 +91,7 @@ def _apply(changes: list[tuple[StockLevel, int, int]], *, kind: str, actor: Acto
     reason = reason[:300]
     if connection.vendor == "postgresql":
         # Rows as arrays, one parameter per column: the statement is the same whatever the number
-        # of rows (one prepared statement; psycopg keeps its parsed form only below 50 parameters).
+        # of rows (one prepared statement; psycopg keeps its parsed form only up to 50 parameters).
         levels = list(zip(*[(level.pk, on_hand_delta, reserved_delta, level.on_hand, level.reserved)
                             for level, on_hand_delta, reserved_delta in changes], strict=True))
         sql.execute(_apply_sql(), [
@@ -123,9 +123,8 @@ def _apply_sql() -> str:
         "%s::integer[]) AS c (level_id, on_hand_delta, reserved_delta, on_hand_after, reserved_after)), "
         f"levels AS (UPDATE {quote(StockLevel._meta.db_table)} AS t SET on_hand = c.on_hand_after, "
         "reserved = c.reserved_after, updated_at = %s FROM changes AS c WHERE t.id = c.level_id), "
-        f"movements AS (INSERT INTO {quote(StockMovement._meta.db_table)} (level_id, on_hand_delta, "
-        "reserved_delta, on_hand_after, reserved_after, kind, reason, actor_label, partner_id, reference_type, "
-        "reference_id, created_at) SELECT c.*, %s, %s, %s, %s, %s, %s, %s FROM changes AS c RETURNING id) "
+        f"movements AS (INSERT INTO {quote(StockMovement._meta.db_table)} ({_MOVEMENT_COLUMNS}) "
+        "SELECT c.*, %s, %s, %s, %s, %s, %s, %s FROM changes AS c RETURNING id) "
         f"UPDATE {quote(ProductAvailability._meta.db_table)} AS t SET on_hand = t.on_hand + f.on_hand, "
         "reserved = t.reserved + f.reserved, available = t.available + f.on_hand - f.reserved, "
         "change_seq = (SELECT max(id) FROM movements) "
@@ -134,6 +133,9 @@ def _apply_sql() -> str:
     )
 
 
+# The columns of a movement: its numbers, then what it shares with the change's other movements.
+_MOVEMENT_COLUMNS = ("level_id, on_hand_delta, reserved_delta, on_hand_after, reserved_after, kind, reason, actor_label, "
+                     "partner_id, reference_type, reference_id, created_at")
 _LEVEL_COLUMNS = ("id", "on_hand", "reserved")
 _LEVEL_SETS = (("on_hand", "v.on_hand"), ("reserved", "v.reserved"), ("updated_at", "%s"))
 _FEED_COLUMNS = ("product_id", "on_hand", "reserved")
@@ -212,7 +214,7 @@ def _shift_on_hand(*, product: Product, warehouse: Warehouse, delta: int, kind: 
     now = timezone.now()
     rows = sql.fetch(_shift_on_hand_sql(), [
         delta, now, product.pk, warehouse.pk, delta,  # the level
-        kind, delta, reason[:300], actor.label, partner.pk if partner else None, reference[0], reference[1], now,
+        delta, kind, reason[:300], actor.label, partner.pk if partner else None, reference[0], reference[1], now,
         delta, delta, product.pk,  # the feed row
     ])
     if not rows:
@@ -225,14 +227,12 @@ def _shift_on_hand(*, product: Product, warehouse: Warehouse, delta: int, kind: 
 @functools.cache
 def _shift_on_hand_sql() -> str:
     quote = connection.ops.quote_name
-    movement_columns = ("level_id", "kind", "on_hand_delta", "reserved_delta", "on_hand_after", "reserved_after",
-                        "reason", "actor_label", "partner_id", "reference_type", "reference_id", "created_at")
     return (
         f"WITH level AS (UPDATE {quote(StockLevel._meta.db_table)} SET on_hand = on_hand + %s, updated_at = %s "  # noqa: S608 (names from the models, values as parameters)
         "WHERE product_id = %s AND warehouse_id = %s AND on_hand + %s >= reserved "
         "RETURNING id, on_hand, reserved, updated_at), "
-        f"movement AS (INSERT INTO {quote(StockMovement._meta.db_table)} ({', '.join(movement_columns)}) "
-        "SELECT id, %s, %s, 0, on_hand, reserved, %s, %s, %s, %s, %s, %s FROM level RETURNING id), "
+        f"movement AS (INSERT INTO {quote(StockMovement._meta.db_table)} ({_MOVEMENT_COLUMNS}) "
+        "SELECT id, %s, 0, on_hand, reserved, %s, %s, %s, %s, %s, %s, %s FROM level RETURNING id), "
         f"feed AS (UPDATE {quote(ProductAvailability._meta.db_table)} SET on_hand = on_hand + %s, "
         "available = available + %s, change_seq = (SELECT id FROM movement) "
         "WHERE product_id = %s AND EXISTS (SELECT FROM movement)) "
@@ -242,7 +242,7 @@ def _shift_on_hand_sql() -> str:
 
 @transaction.atomic
 def _add_locked(*, product: Product, warehouse: Warehouse, quantity: int, kind: str, actor: Actor,
-                    reason: str = "", partner=None, reference: tuple[str, str] = ("", "")) -> StockLevel:
+                reason: str = "", partner=None, reference: tuple[str, str] = ("", "")) -> StockLevel:
     level = _lock_level(product=product, warehouse=warehouse)
     _apply([(level, quantity, 0)], kind=kind, actor=actor, reason=reason, partner=partner, reference=reference)
     return level

@@ -6,8 +6,8 @@ from django.db import transaction
 from inventory import services
 from inventory.models import ProductAvailability, StockLevel, StockMovement
 from inventory.services import LineRequest
-from partners.audit import SYSTEM
-from tests.factories import MembershipFactory, WarehouseFactory, make_product
+from partners.audit import SYSTEM, Actor
+from tests.factories import MembershipFactory, UserFactory, WarehouseFactory, make_product
 
 pytestmark = pytest.mark.django_db
 
@@ -45,6 +45,32 @@ def test_every_operation_writes_its_movement_and_keeps_the_feed_in_step(lyon):
     feed = ProductAvailability.objects.get(sku="MUG-1")
     assert (feed.on_hand, feed.reserved, feed.available) == (14, 0, 14)
     assert feed.change_seq == StockMovement.objects.latest("id").pk
+    call_command("verify_stock")
+
+
+def test_each_movement_records_who_why_for_whom_and_what(lyon):
+    """Receipts, adjustments and returns of one level take one statement on PostgreSQL, orders'
+    changes another: each movement keeps its reason, actor, partner and reference whichever."""
+    partner = MembershipFactory().partner
+    staff = Actor(user=UserFactory(email="lea@bigstock.example", is_staff=True))
+    product = make_product("MUG-9")
+    services.receive(product=product, warehouse=lyon, quantity=10, actor=staff, reason="Livraison 4471",
+                     reference=("receipt", "rcp_1"))
+    services.adjust(product=product, warehouse=lyon, delta=-1, reason="Casse", actor=staff)
+    services.reserve(lines=[LineRequest("MUG-9", 2)], partner=partner, actor=SYSTEM,
+                     reference=("order", "ord_9"))
+    services.return_stock(product=product, warehouse=lyon, quantity=1, actor=SYSTEM, partner=partner,
+                          reference=("order", "ord_8"))
+    rows = list(StockMovement.objects.order_by("id").values_list(
+        "kind", "on_hand_delta", "reserved_delta", "on_hand_after", "reserved_after", "reason", "actor_label",
+        "partner", "reference_type", "reference_id"))
+    assert rows == [
+        ("receipt", 10, 0, 10, 0, "Livraison 4471", "lea@bigstock.example (staff)", None, "receipt", "rcp_1"),
+        ("adjustment", -1, 0, 9, 0, "Casse", "lea@bigstock.example (staff)", None, "", ""),
+        ("reservation", 0, 2, 9, 2, "", SYSTEM.label, partner.pk, "order", "ord_9"),
+        ("return", 1, 0, 10, 2, "", SYSTEM.label, partner.pk, "order", "ord_8"),
+    ]
+    assert all(movement.created_at is not None for movement in StockMovement.objects.all())
     call_command("verify_stock")
 
 
