@@ -8,6 +8,7 @@ Everything else goes through the ORM.
 """
 
 import functools
+import re
 import time
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections
@@ -79,26 +80,39 @@ def _prepared_cursor_class():
 
 
 def insert(objs: list[Model]) -> list[Model]:
-    """Save new instances of one model in one ``INSERT ... VALUES ... RETURNING`` (PostgreSQL and
-    SQLite alike), setting their primary keys: ``bulk_create`` without its query compiler. Field
-    defaults and ``auto_now_add`` apply as in ``save``; no signals are sent, as with ``bulk_create``."""
+    """Save new instances of one model in one ``INSERT ... RETURNING`` (PostgreSQL and SQLite
+    alike), setting their primary keys: ``bulk_create`` without its query compiler. Field
+    defaults and ``auto_now_add`` apply as in ``save``; no signals are sent, as with ``bulk_create``.
+
+    The rows go as ``VALUES``; on PostgreSQL, beyond psycopg's 50 parameters (an order of 7 lines
+    or more), as one array per column: psycopg re-parses a statement with more parameters on every
+    call, and the array form is the same statement whatever the number of rows."""
     if not objs:
         return objs
     model = type(objs[0])
     fields, pk = _insert_fields(model)
     db = connections[DEFAULT_DB_ALIAS]
-    params = []
+    rows = []
     for obj in objs:
-        values = obj.__dict__
+        values, row = obj.__dict__, []
         for field, attname, plain in fields:
             value = values.get(attname, _MISSING) if plain is not None else _MISSING
             if type(value) is not plain:  # preparing a value of the column's own type would give it back
                 value = field.get_db_prep_save(field.pre_save(obj, add=True), db)
-            params.append(value)
-    for obj, (pk_value,) in zip(objs, fetch(_insert_sql(model, len(objs)), params), strict=True):
+            row.append(value)
+        rows.append(row)
+    if db.vendor == "postgresql" and len(fields) * len(objs) > PSYCOPG_PARSED_PARAMETERS:
+        statement, params = _insert_arrays_sql(model), [list(column) for column in zip(*rows, strict=True)]
+    else:
+        statement, params = _insert_sql(model, len(objs)), [value for row in rows for value in row]
+    for obj, (pk_value,) in zip(objs, fetch(statement, params), strict=True):
         setattr(obj, pk.attname, pk_value)
         obj._state.adding, obj._state.db = False, DEFAULT_DB_ALIAS
     return objs
+
+
+# psycopg keeps a statement's parsed form (``%s`` made ``$n``) only up to this many parameters.
+PSYCOPG_PARSED_PARAMETERS = 50
 
 
 @functools.cache
@@ -135,3 +149,15 @@ def _insert_sql(model, count: int) -> str:
     row = "(" + ", ".join(["%s"] * len(fields)) + ")"
     return (f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f, _a, _p in fields)}) "  # noqa: S608
             f"VALUES {', '.join([row] * count)} RETURNING {quote(pk.column)}")
+
+
+@functools.cache
+def _insert_arrays_sql(model) -> str:
+    """``insert``'s statement with one array parameter per column (``unnest``). The arrays are cast
+    to the columns' types without their length or precision: an explicit ``varchar(n)`` cast would
+    cut a longer value that the INSERT itself refuses."""
+    quote = connection.ops.quote_name
+    fields, pk = _insert_fields(model)
+    arrays = ", ".join(f"%s::{re.sub(r'[(].*[)]', '', field.db_type(connection))}[]" for field, _a, _p in fields)
+    return (f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f, _a, _p in fields)}) "  # noqa: S608
+            f"SELECT * FROM unnest({arrays}) RETURNING {quote(pk.column)}")

@@ -39,6 +39,22 @@ def test_submission_reserves_stock_freezes_prices_and_publishes_order_created(pa
     assert PartnerEvent.objects.filter(partner=partner, type="order.created").count() == 1
 
 
+def test_an_order_of_many_lines_keeps_each_line_and_reservation_in_its_place(partner, stock):
+    """Twelve lines: past psycopg's 50 parameters, lines and reservations go as arrays on PostgreSQL."""
+    for n in range(12):
+        make_product(f"MUG-{n:02d}", stock={stock: 20}, wholesale_price_cents=100 + n)
+    order = submit(partner, *[(f"MUG-{n:02d}", n + 1) for n in range(12)])
+
+    lines = list(order.lines.order_by("position").values_list("position", "sku", "quantity", "quantity_reserved",
+                                                               "unit_price_cents"))
+    assert lines == [(n, f"MUG-{n:02d}", n + 1, n + 1, 100 + n) for n in range(12)]
+    reservations = order.reservations.order_by("pk").values_list("line__sku", "quantity", "level__product__sku")
+    assert list(reservations) == [(f"MUG-{n:02d}", n + 1, f"MUG-{n:02d}") for n in range(12)]
+    assert [level.reserved for level in StockLevel.objects.filter(product__sku__startswith="MUG-")
+            .order_by("product__sku")] == list(range(1, 13))
+    assert order.subtotal_cents == sum((n + 1) * (100 + n) for n in range(12))
+
+
 def test_a_duplicate_reference_is_refused_with_the_first_orders_id(partner, stock):
     first = submit(partner, ("TEA-1", 1), reference="CMD-1")
     with pytest.raises(services.DuplicateReference) as excinfo:
