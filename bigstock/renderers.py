@@ -39,7 +39,7 @@ class ContentNegotiation(negotiation.DefaultContentNegotiation):
     def select_renderer(self, request, renderers, format_suffix=None):
         if (request.META.get("HTTP_ACCEPT", "*/*") in self._USUAL and not format_suffix
                 and renderers[0].media_type == "application/json"
-                and api_settings.URL_FORMAT_OVERRIDE not in request._request.GET):
+                and api_settings.URL_FORMAT_OVERRIDE not in request.query_params):
             return renderers[0], renderers[0].media_type
         return super().select_renderer(request, renderers, format_suffix)
 

@@ -144,11 +144,9 @@ _PLAIN_BOOLEANS = (BooleanField,)
 
 @functools.cache
 def _insert_sql(model, count: int) -> str:
-    quote = connection.ops.quote_name
-    fields, pk = _insert_fields(model)
+    fields, _pk = _insert_fields(model)
     row = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    return (f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f, _a, _p in fields)}) "  # noqa: S608
-            f"VALUES {', '.join([row] * count)} RETURNING {quote(pk.column)}")
+    return _insert_statement(model, f"VALUES {', '.join([row] * count)}")
 
 
 @functools.cache
@@ -156,8 +154,13 @@ def _insert_arrays_sql(model) -> str:
     """``insert``'s statement with one array parameter per column (``unnest``). The arrays are cast
     to the columns' types without their length or precision: an explicit ``varchar(n)`` cast would
     cut a longer value that the INSERT itself refuses."""
+    fields, _pk = _insert_fields(model)
+    arrays = ", ".join(f"%s::{re.sub(r'[(].*[)]', '', field.db_type(connection))}[]" for field, _a, _p in fields)
+    return _insert_statement(model, f"SELECT * FROM unnest({arrays})")  # noqa: S608 (types from the model)
+
+
+def _insert_statement(model, rows: str) -> str:
     quote = connection.ops.quote_name
     fields, pk = _insert_fields(model)
-    arrays = ", ".join(f"%s::{re.sub(r'[(].*[)]', '', field.db_type(connection))}[]" for field, _a, _p in fields)
-    return (f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f, _a, _p in fields)}) "  # noqa: S608
-            f"SELECT * FROM unnest({arrays}) RETURNING {quote(pk.column)}")
+    return (f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f, _a, _p in fields)}) "
+            f"{rows} RETURNING {quote(pk.column)}")

@@ -92,16 +92,17 @@ def _apply(changes: list[tuple[StockLevel, int, int]], *, kind: str, actor: Acto
     if connection.vendor == "postgresql":
         # Rows as arrays, one parameter per column: the statement is the same whatever the number
         # of rows (one prepared statement; psycopg keeps its parsed form only up to 50 parameters).
-        levels = list(zip(*[(level.pk, on_hand_delta, reserved_delta, level.on_hand, level.reserved)
-                            for level, on_hand_delta, reserved_delta in changes], strict=True))
+        columns = zip(*[(level.pk, on_hand_delta, reserved_delta, level.on_hand, level.reserved)
+                        for level, on_hand_delta, reserved_delta in changes], strict=True)
         sql.execute(_apply_sql(), [
-            *map(list, levels), now,
+            *map(list, columns), now,
             kind, reason, actor.label, partner.pk if partner else None, reference[0], reference[1], now,
             *map(list, zip(*feed_rows, strict=True)),
         ])
         return
-    update_rows(StockLevel, _LEVEL_COLUMNS, [(level.pk, level.on_hand, level.reserved) for level, _oh, _r in changes],
-                assignments=dict(_LEVEL_SETS), params=[now])
+    update_rows(StockLevel, ["id", "on_hand", "reserved"],
+                [(level.pk, level.on_hand, level.reserved) for level, _oh, _r in changes],
+                assignments={"on_hand": "v.on_hand", "reserved": "v.reserved", "updated_at": "%s"}, params=[now])
     movements = sql.insert([
         StockMovement(level=level, kind=kind, on_hand_delta=on_hand_delta, reserved_delta=reserved_delta,
                       on_hand_after=level.on_hand, reserved_after=level.reserved, reason=reason,
@@ -109,7 +110,9 @@ def _apply(changes: list[tuple[StockLevel, int, int]], *, kind: str, actor: Acto
                       reference_id=reference[1])
         for level, on_hand_delta, reserved_delta in changes
     ])
-    update_rows(ProductAvailability, _FEED_COLUMNS, feed_rows, assignments=dict(_FEED_SETS),
+    update_rows(ProductAvailability, ["product_id", "on_hand", "reserved"], feed_rows,
+                assignments={"on_hand": "t.on_hand + v.on_hand", "reserved": "t.reserved + v.reserved",
+                             "available": "t.available + v.on_hand - v.reserved", "change_seq": "%s"},
                 params=[max(movement.pk for movement in movements)])
 
 
@@ -136,11 +139,6 @@ def _apply_sql() -> str:
 # The columns of a movement: its numbers, then what it shares with the change's other movements.
 _MOVEMENT_COLUMNS = ("level_id, on_hand_delta, reserved_delta, on_hand_after, reserved_after, kind, reason, actor_label, "
                      "partner_id, reference_type, reference_id, created_at")
-_LEVEL_COLUMNS = ("id", "on_hand", "reserved")
-_LEVEL_SETS = (("on_hand", "v.on_hand"), ("reserved", "v.reserved"), ("updated_at", "%s"))
-_FEED_COLUMNS = ("product_id", "on_hand", "reserved")
-_FEED_SETS = (("on_hand", "t.on_hand + v.on_hand"), ("reserved", "t.reserved + v.reserved"),
-              ("available", "t.available + v.on_hand - v.reserved"), ("change_seq", "%s"))
 
 
 def _lock_level(*, product: Product, warehouse: Warehouse) -> StockLevel:
@@ -240,6 +238,15 @@ def _shift_on_hand_sql() -> str:
     )
 
 
+def _add(*, product: Product, warehouse: Warehouse, quantity: int, kind: str, actor: Actor, reason: str = "",
+         partner=None, reference: tuple[str, str] = ("", "")) -> StockLevel:
+    """On hand goes up by ``quantity`` (a receipt, a return): one statement, or the locked path
+    when there is no level yet (or no PostgreSQL)."""
+    change = {"product": product, "warehouse": warehouse, "kind": kind, "actor": actor, "reason": reason,
+              "partner": partner, "reference": reference}
+    return _shift_on_hand(delta=quantity, **change) or _add_locked(quantity=quantity, **change)
+
+
 @transaction.atomic
 def _add_locked(*, product: Product, warehouse: Warehouse, quantity: int, kind: str, actor: Actor,
                 reason: str = "", partner=None, reference: tuple[str, str] = ("", "")) -> StockLevel:
@@ -252,9 +259,8 @@ def receive(*, product: Product, warehouse: Warehouse, quantity: int, actor: Act
             reference: tuple[str, str] = ("", "")) -> StockLevel:
     """Goods arrived: on hand goes up."""
     _check_quantity(quantity)
-    change = {"product": product, "warehouse": warehouse, "kind": Movement.RECEIPT, "actor": actor,
-              "reason": reason, "reference": reference}
-    return _shift_on_hand(delta=quantity, **change) or _add_locked(quantity=quantity, **change)
+    return _add(product=product, warehouse=warehouse, quantity=quantity, kind=Movement.RECEIPT, actor=actor,
+                reason=reason, reference=reference)
 
 
 def adjust(*, product: Product, warehouse: Warehouse, delta: int, reason: str, actor: Actor) -> StockLevel:
@@ -306,9 +312,8 @@ def return_stock(*, product: Product, warehouse: Warehouse, quantity: int, actor
                  reference: tuple[str, str] = ("", "")) -> StockLevel:
     """Goods came back from a customer and are sellable again."""
     _check_quantity(quantity)
-    change = {"product": product, "warehouse": warehouse, "kind": Movement.RETURN, "actor": actor,
-              "partner": partner, "reference": reference}
-    return _shift_on_hand(delta=quantity, **change) or _add_locked(quantity=quantity, **change)
+    return _add(product=product, warehouse=warehouse, quantity=quantity, kind=Movement.RETURN, actor=actor,
+                partner=partner, reference=reference)
 
 
 # --- Orders: reserve, release, ship --------------------------------------------------------------
