@@ -17,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import time_machine
 from django.core import mail
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
@@ -26,6 +26,7 @@ from bigstock.celery import BEAT_SCHEDULE
 from bigstock.celery import app as celery_app
 from bigstock.models import PartnerEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from partners.models import Role
+from tests.concurrency import run_together
 from tests.factories import MembershipFactory, PartnerFactory
 
 pytestmark = pytest.mark.django_db
@@ -383,20 +384,7 @@ def test_concurrent_workers_send_a_delivery_once(requires_postgres, partner, rec
     delivery = WebhookDelivery.objects.create(
         partner=partner, endpoint=endpoint, event=event, next_attempt_at=timezone.now()
     )
-    barrier = threading.Barrier(4)
-
-    def worker():
-        barrier.wait()
-        try:
-            webhooks.deliver(delivery_id=delivery.pk)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=10)
+    run_together(lambda _index: webhooks.deliver(delivery_id=delivery.pk), range(4), timeout=10)
 
     assert len(receiver.requests) == 1
     assert WebhookAttempt.objects.filter(delivery=delivery).count() == 1
