@@ -7,6 +7,7 @@ from playwright.sync_api import Page, expect
 
 from orders.models import Order
 from partners.models import Role
+from tests.browser.sessions import logged_in
 from tests.factories import PASSWORD, MembershipFactory, UserFactory, WarehouseFactory, make_product
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -55,3 +56,20 @@ def test_owner_searches_a_sku_adds_it_and_places_the_order(page: Page, live_serv
     expect(page.locator("section[aria-labelledby=lines-heading] tbody tr")).to_contain_text("TEA-GREEN")
     order = Order.objects.get(reference="WEB-42")
     assert [(line.sku, line.quantity) for line in order.lines.all()] == [("TEA-GREEN", 3)]
+
+
+def test_a_search_typed_before_the_page_scripts_load_still_answers(page: Page, live_server):
+    """A quick typist (or a slow network) can fill the search box before htmx has started."""
+    owner = MembershipFactory(role=Role.OWNER)
+    make_product("TEA-GREEN", name_en="Green tea 100 g", stock={WarehouseFactory(code="lyon"): 12})
+    held_back = []
+    page.route("**/vendor/htmx-*.js", lambda route: held_back.append(route))
+    logged_in(page, live_server, owner.user)
+
+    page.goto(live_server.url + "/orders/new/", wait_until="commit")
+    page.get_by_label("SKU, name or EAN").fill("green")
+    while not held_back:
+        page.wait_for_timeout(20)
+    held_back[0].continue_()
+
+    expect(page.locator("#product-results").get_by_role("cell", name="TEA-GREEN", exact=True)).to_be_visible()

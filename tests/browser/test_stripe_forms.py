@@ -4,11 +4,11 @@ stand-in at /js.stripe.com/v3/ that talks to the emulator like Stripe.js talks t
 # ruff: noqa: F811 (the stripe_emulator fixture is imported, then requested by name)
 
 import pytest
-from django.test import Client
 from playwright.sync_api import Page, expect
 
 from subscriptions.models import StripePaymentMethod
 from subscriptions.stripe import methods
+from tests.browser.sessions import logged_in
 from tests.stripe_emulator import stripe_emulator  # noqa: F401
 from tests.subscriptions.stripe_helpers import subscribed_owner
 
@@ -20,16 +20,9 @@ def browser_context_args(browser_context_args):
     return {**browser_context_args, "locale": "en-GB"}
 
 
-def logged_in(page: Page, live_server, owner) -> None:
-    client = Client()
-    client.force_login(owner.user)
-    page.context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value,
-                               "url": live_server.url}])
-
-
 def test_owner_saves_a_card_with_stripe_js(page: Page, live_server, stripe_emulator):
     owner = subscribed_owner()
-    logged_in(page, live_server, owner)
+    logged_in(page, live_server, owner.user)
     page.goto(live_server.url + "/billing/payment-method/")
     page.get_by_role("button", name="Add a card").click()
     expect(page).to_have_url(live_server.url + "/billing/payment-method/card/")
@@ -49,7 +42,7 @@ def test_owner_saves_a_card_with_stripe_js(page: Page, live_server, stripe_emula
 
 def test_the_sepa_mandate_must_be_accepted_before_saving(page: Page, live_server, stripe_emulator):
     owner = subscribed_owner()
-    logged_in(page, live_server, owner)
+    logged_in(page, live_server, owner.user)
     page.goto(live_server.url + "/billing/payment-method/sepa/")
     page.get_by_label("IBAN").fill("DE89 3704 0044 0532 0130 00")
     page.get_by_role("button", name="Save the mandate").click()
