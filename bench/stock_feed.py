@@ -298,12 +298,14 @@ def load(*, scenario: str, port: int, params: list[str], duration: float, ours: 
     subprocess.run(command, check=True, cwd=LOAD_PY.parent, stdout=subprocess.DEVNULL)
     result = json.loads(out.read_text())
     shutil.rmtree(out.parent, ignore_errors=True)
-    op = result["runs"][0]["op"]
-    return {**op, "errors": sum(result["runs"][0]["op_errors"].values()), "load": os.getloadavg()[0]}
+    run = result["runs"][0]
+    return {**run["op"], "errors": sum(run["op_errors"].values()), "load": os.getloadavg()[0],
+            "loadgen_cores": run["cpu"]["loadgen_cores"], "box_cores": run["cpu"]["box_busy_cores"]}
 
 
 def medians(runs: list[dict]) -> dict:
-    return {key: statistics.median(run[key] for run in runs) for key in ("rate", "p50_ms", "p99_ms")}
+    return {key: statistics.median(run[key] for run in runs)
+            for key in ("rate", "p50_ms", "p99_ms", "loadgen_cores", "box_cores")}
 
 
 # --- Anchors --------------------------------------------------------------------------------------
@@ -366,7 +368,8 @@ class Floor:
 def figure(name: str, op: dict, *, cpu_ms: float | None = None, extra: str = "") -> str:
     cpu = f"  server CPU {cpu_ms:.2f} ms/req" if cpu_ms is not None else ""
     return (f"  {name:<44} {op['rate']:7.0f} req/s  p50 {op['p50_ms']:6.1f} ms  p99 {op['p99_ms']:6.1f} ms"
-            f"{cpu}{extra}")
+            f"{cpu}  machine busy {op['box_cores']:.2f} cores, of which the load generator {op['loadgen_cores']:.2f}"
+            f"{extra}")
 
 
 # --- Main -----------------------------------------------------------------------------------------
