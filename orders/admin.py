@@ -70,10 +70,14 @@ class ShipmentInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 class OrderEventInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = OrderEvent
-    fields = ["created_at", "from_status", "to_status", "actor_label", "reason"]
+    fields = ["created_at", "from_status", "to_status", "actor_label", "reason_shown"]
     readonly_fields = fields
     extra = 0
     verbose_name_plural = _("timeline")
+
+    @admin.display(description=_("reason"))
+    def reason_shown(self, event):
+        return event.reason_text
 
 
 @admin.register(Order)

@@ -199,7 +199,11 @@ class TimelineEventSerializer(serializers.Serializer):
     from_status = serializers.CharField(help_text=gettext_lazy("Empty for the submission."))
     to_status = serializers.CharField()
     by = serializers.SerializerMethodField()
-    reason = serializers.CharField()
+    reason = serializers.CharField(source="reason_text", help_text=gettext_lazy(
+        "In the language of the request when BigStock gave the reason; as written when a person did."))
+    reason_code = serializers.CharField(help_text=gettext_lazy(
+        "When BigStock gave the reason: `backorder` or `checks_failed` (the check results say which). Empty "
+        "otherwise."))
     at = serializers.DateTimeField(source="created_at")
 
     def get_by(self, event) -> str:

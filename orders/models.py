@@ -179,7 +179,10 @@ class OrderEvent(models.Model):
     from_status = models.CharField(max_length=10, blank=True)
     to_status = models.CharField(max_length=10)
     actor_label = models.CharField(max_length=200)
-    reason = models.CharField(max_length=500, blank=True)
+    reason = models.CharField(max_length=500, blank=True)  # as a person wrote it
+    # Or a reason BigStock gave (``orders.timeline``), written out in the reader's language.
+    reason_code = models.CharField(max_length=40, blank=True)
+    reason_params = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -187,6 +190,12 @@ class OrderEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.from_status} → {self.to_status}"
+
+    @property
+    def reason_text(self) -> str:
+        from .timeline import text
+
+        return text(self.reason_code, self.reason_params) if self.reason_code else self.reason
 
 
 class Shipment(PartnerOwned):

@@ -22,7 +22,7 @@ from inventory import services as inventory
 from partners import audit
 from partners.audit import Actor
 
-from . import checks, states
+from . import checks, states, timeline
 from .models import (
     CarrierService,
     CheckResult,
@@ -90,8 +90,10 @@ def _clean_lines(lines: list[LineIn]) -> dict[str, int]:
     return dict(merged)
 
 
-def _transition(order: Order, to_status: str, *, actor: Actor, reason: str = "") -> None:
-    """Move ``order`` (locked by the caller) to ``to_status``: timeline, timestamps, event."""
+def _transition(order: Order, to_status: str, *, actor: Actor, reason: str = "",
+                why: timeline.Reason | None = None) -> None:
+    """Move ``order`` (locked by the caller) to ``to_status``: timeline, timestamps, event. The
+    reason is a person's ``reason`` or BigStock's ``why``."""
     states.require_transition(order.status, to_status)
     previous, order.status = order.status, to_status
     now = timezone.now()
@@ -102,13 +104,16 @@ def _transition(order: Order, to_status: str, *, actor: Actor, reason: str = "")
         update.append(stamps[to_status])
     order.save(update_fields=update)
     OrderEvent.objects.create(order=order, from_status=previous, to_status=to_status, actor_label=actor.label,
-                              reason=reason[:500])
-    events.publish(partner=order.partner, type=f"order.{to_status}", data=order_payload(order, reason=reason))
+                              reason=reason[:500], reason_code=why.code if why else "",
+                              reason_params=why.params if why else {})
+    events.publish(partner=order.partner, type=f"order.{to_status}", data=order_payload(order, reason=reason, why=why))
 
 
-def order_payload(order: Order, *, reason: str = "") -> dict:
+def order_payload(order: Order, *, reason: str = "", why: timeline.Reason | None = None) -> dict:
     payload = {"id": order.public_id, "reference": order.reference, "status": order.status}
-    if reason:
+    if why is not None:
+        payload["reason"], payload["reason_code"] = why.text, why.code
+    elif reason:
         payload["reason"] = reason
     return payload
 
@@ -178,9 +183,9 @@ def _submit(*, partner, reference: str, ship_to: dict, lines: list[LineIn], acto
                     quantity=a.quantity)
         for a in allocations
     ])
-    sql.insert([OrderEvent(
-        order=order, to_status=Status.SUBMITTED, actor_label=actor.label,
-        reason=_("Backorder: %(skus)s") % {"skus": ", ".join(sorted(missing))} if missing else "")])
+    why = timeline.backorder(missing) if missing else timeline.Reason("")
+    sql.insert([OrderEvent(order=order, to_status=Status.SUBMITTED, actor_label=actor.label,
+                           reason_code=why.code, reason_params=why.params)])
     events.publish(partner=partner, type="order.created", data={
         **order_payload(order), "lines": [{"sku": sku, "quantity": quantity} for sku, quantity in wanted.items()]})
 
@@ -217,8 +222,7 @@ def _run_checks(order: Order, *, actor: Actor) -> None:
         order.checked_at = timezone.now()
         order.save(update_fields=["checked_at", "updated_at"])
     if blocking:
-        _transition(order, Status.ON_HOLD, actor=actor,
-                    reason="; ".join(checks.message_for(o.code, o.params) for o in blocking))
+        _transition(order, Status.ON_HOLD, actor=actor, why=timeline.checks_failed(blocking))
     else:
         _transition(order, Status.READY, actor=actor)
 

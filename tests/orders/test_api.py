@@ -5,7 +5,7 @@ import json
 
 import pytest
 from django.core.cache import cache
-from django.utils import timezone
+from django.utils import timezone, translation
 from rest_framework.test import APIClient
 
 from inventory.models import StockLevel
@@ -308,6 +308,31 @@ def test_check_messages_follow_the_request_language(caller, stock):
     body = caller.client.get(f"/api/v1/orders/{order.public_id}", HTTP_ACCEPT_LANGUAGE="fr").json()
     failed = next(check for check in body["checks"] if not check["passed"])
     assert failed["code"] == "postcode_invalid" and failed["message"] != body["checks"][-1]["message"]
+
+
+def test_reasons_bigstock_gives_in_the_timeline_follow_the_request_language(caller, stock):
+    """Written once, in French (the submission, then the worker's checks), read in either language."""
+    with translation.override("fr"):
+        order = submit_order(caller.partner, ("CUP-1", 8), ship_to={"postcode": "690"}, backorder=True)
+        services.process_order(order_id=order.pk)
+    url = f"/api/v1/orders/{order.public_id}"
+    english = caller.client.get(url).json()
+    french = caller.client.get(url, HTTP_ACCEPT_LANGUAGE="fr").json()
+    assert [(event["to_status"], event["reason_code"]) for event in english["timeline"]] == [
+        ("submitted", "backorder"), ("checking", ""), ("on_hold", "checks_failed")]
+    assert (english["timeline"][0]["reason"], french["timeline"][0]["reason"]) == ("Backorder: CUP-1",
+                                                                                  "Reliquat : CUP-1")
+    for body in (english, french):  # the hold's reason: the failed checks' messages, in the reader's language
+        blocking = [check["message"] for check in body["checks"] if not check["passed"] and check["severity"] == "block"]
+        assert body["timeline"][2]["reason"] == "; ".join(blocking) and "690" in body["timeline"][2]["reason"]
+    assert english["timeline"][2]["reason"] != french["timeline"][2]["reason"]
+
+
+def test_a_reason_a_person_wrote_is_shown_as_written(caller, stock):
+    order_id = caller.post("/api/v1/orders", order_body()).json()["id"]
+    caller.post(f"/api/v1/orders/{order_id}/cancel", {"reason": "Le client a changé d'avis"})
+    [*_, cancelled] = caller.client.get(f"/api/v1/orders/{order_id}").json()["timeline"]
+    assert (cancelled["reason"], cancelled["reason_code"]) == ("Le client a changé d'avis", "")
 
 
 # --- Changes ------------------------------------------------------------------------------------------

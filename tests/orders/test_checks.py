@@ -121,7 +121,7 @@ def test_each_check_fails_on_purpose_with_its_code_message_and_what_to_do(partne
     stored = order.check_results.get(check_name=name)
     assert (stored.code, stored.passed) == (code, False)
     if result.severity == checks.BLOCK:
-        assert order.status == Status.ON_HOLD and stored.message in order.timeline.last().reason
+        assert order.status == Status.ON_HOLD and stored.message in order.timeline.last().reason_text
     else:
         assert order.status == Status.READY
 

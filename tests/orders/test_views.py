@@ -6,7 +6,7 @@ import io
 
 import pytest
 from django.test import Client
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from inventory.models import StockLevel
 from orders import services
@@ -117,6 +117,13 @@ def test_an_order_on_hold_says_why_and_what_to_do(browser, partner, stock):
     assert "Correct the postcode, then run the checks again." in page
     assert "Correct the delivery address" in page and "Run the checks again" in page
     assert "TEA-1" in page and "Timeline" in page
+
+
+def test_the_timeline_gives_bigstocks_reasons_in_the_readers_language(browser, partner, stock):
+    with translation.override("fr"):  # the worker that held it wrote in French
+        order = on_hold(partner)
+    timeline = html(browser.get(f"/orders/{order.public_id}/")).split('id="timeline-heading"')[1]
+    assert "The postcode 690 is not valid for FR." in timeline
 
 
 def test_fixing_the_address_of_a_hold_makes_the_order_ready(browser, partner, stock):
