@@ -123,6 +123,8 @@ def test_each_address_check_holds_the_order_with_what_to_do(partner, stock, chan
     assert order.status == Status.ON_HOLD
     failed = order.check_results.get(code=code)
     assert not failed.passed and failed.message and failed.action
+    held = PartnerEvent.objects.get(partner=partner, type="order.on_hold").payload
+    assert held["reason_code"] == "checks_failed" and failed.message in held["reason"]
 
 
 def test_pending_partner_order_is_held_until_approved(stock):
