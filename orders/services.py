@@ -91,7 +91,7 @@ def _clean_lines(lines: list[LineIn]) -> dict[str, int]:
 
 
 def _transition(order: Order, to_status: str, *, actor: Actor, reason: str = "",
-                why: timeline.Reason | None = None) -> None:
+                why: timeline.Reason = timeline.NO_REASON) -> None:
     """Move ``order`` (locked by the caller) to ``to_status``: timeline, timestamps, event. The
     reason is a person's ``reason`` or BigStock's ``why``."""
     states.require_transition(order.status, to_status)
@@ -104,14 +104,13 @@ def _transition(order: Order, to_status: str, *, actor: Actor, reason: str = "",
         update.append(stamps[to_status])
     order.save(update_fields=update)
     OrderEvent.objects.create(order=order, from_status=previous, to_status=to_status, actor_label=actor.label,
-                              reason=reason[:500], reason_code=why.code if why else "",
-                              reason_params=why.params if why else {})
+                              reason=reason[:500], reason_code=why.code, reason_params=why.params)
     events.publish(partner=order.partner, type=f"order.{to_status}", data=order_payload(order, reason=reason, why=why))
 
 
-def order_payload(order: Order, *, reason: str = "", why: timeline.Reason | None = None) -> dict:
+def order_payload(order: Order, *, reason: str = "", why: timeline.Reason = timeline.NO_REASON) -> dict:
     payload = {"id": order.public_id, "reference": order.reference, "status": order.status}
-    if why is not None:
+    if why.code:
         payload["reason"], payload["reason_code"] = why.text, why.code
     elif reason:
         payload["reason"] = reason
@@ -183,7 +182,7 @@ def _submit(*, partner, reference: str, ship_to: dict, lines: list[LineIn], acto
                     quantity=a.quantity)
         for a in allocations
     ])
-    why = timeline.backorder(missing) if missing else timeline.Reason("")
+    why = timeline.backorder(missing) if missing else timeline.NO_REASON
     sql.insert([OrderEvent(order=order, to_status=Status.SUBMITTED, actor_label=actor.label,
                            reason_code=why.code, reason_params=why.params)])
     events.publish(partner=partner, type="order.created", data={

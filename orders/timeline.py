@@ -24,6 +24,9 @@ class Reason:
         return text(self.code, self.params)
 
 
+NO_REASON = Reason("")
+
+
 def backorder(skus) -> Reason:
     return Reason(BACKORDER, {"skus": sorted(skus)})
 
