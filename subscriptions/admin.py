@@ -246,9 +246,13 @@ class CreditNoteInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 class InvoiceEventInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = InvoiceEvent
-    fields = ["created_at", "kind", "message"]
+    fields = ["created_at", "kind", "shown"]
     readonly_fields = fields
     extra = 0
+
+    @admin.display(description=gettext_lazy("message"))
+    def shown(self, event):
+        return event.text
 
 
 @admin.register(Invoice)

@@ -11,12 +11,11 @@ import logging
 
 from django.conf import settings
 from django.db import transaction
-from django.utils.translation import gettext as _
 
 from bigstock import events
 
-from . import emails, periods, standing
-from .models import Invoice, InvoiceEvent, Subscription
+from . import emails, history, periods, standing
+from .models import Invoice, Subscription
 
 logger = logging.getLogger(__name__)
 
@@ -39,9 +38,7 @@ def process_overdue_invoice(*, invoice_id: int, today: dt.date | None = None) ->
         subscription.past_due_since = invoice.due_date + dt.timedelta(days=1)
         subscription.grace_until = invoice.due_date + dt.timedelta(days=settings.BIGSTOCK_GRACE_DAYS)
         subscription.save(update_fields=["status", "past_due_since", "grace_until", "updated_at"])
-        InvoiceEvent.objects.create(invoice=invoice, kind="overdue", message=_(
-            "Overdue: the subscription is past due, service continues until %(date)s") % {
-                "date": subscription.grace_until.strftime("%d/%m/%Y")})
+        history.record(invoice, "overdue", date=subscription.grace_until.strftime("%d/%m/%Y"))
         events.publish(partner=invoice.partner, type="invoice.overdue", data={
             "id": invoice.public_id, "number": invoice.number, "balance_cents": invoice.balance_cents,
             "due_date": invoice.due_date.isoformat()})
@@ -51,15 +48,13 @@ def process_overdue_invoice(*, invoice_id: int, today: dt.date | None = None) ->
     if due_steps and due_steps[-1] > invoice.last_reminder_step:
         invoice.last_reminder_step = due_steps[-1]
         invoice.save(update_fields=["last_reminder_step"])
-        InvoiceEvent.objects.create(invoice=invoice, kind="reminder", message=_(
-            "Reminder %(step)d sent (%(days)d days late)") % {"step": invoice.last_reminder_step, "days": days_late})
+        history.record(invoice, "reminder", step=invoice.last_reminder_step, days=days_late)
         transaction.on_commit(lambda: emails.send_reminder(invoice_id=invoice.pk, days_late=days_late))
 
     if subscription.status == Subscription.Status.PAST_DUE and subscription.grace_until < today:
         subscription.status = Subscription.Status.SUSPENDED
         subscription.save(update_fields=["status", "updated_at"])
-        InvoiceEvent.objects.create(invoice=invoice, kind="suspended", message=_(
-            "Grace period over: the subscription is suspended until the balance is paid"))
+        history.record(invoice, "suspended")
         events.publish(partner=invoice.partner, type="subscription.updated", data={
             "id": subscription.public_id, "status": subscription.status})
     standing.refresh(partner=invoice.partner, today=today)

@@ -5,11 +5,11 @@ from django.conf import settings
 from django.core.mail import EmailMessage
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
-from django.utils.translation import gettext as _
 
 from partners.models import Role
 
-from .models import Invoice, InvoiceEvent
+from . import history
+from .models import Invoice
 
 
 def _recipients(invoice: Invoice) -> list[str]:
@@ -41,8 +41,7 @@ def send_invoice(*, invoice_id: int, resend: bool = False) -> None:
             message.attach(f"{invoice.number}.pdf", pdf.read(), "application/pdf")
     message.send()
     recipients = ", ".join(message.to)
-    InvoiceEvent.objects.create(invoice=invoice, kind="emailed",
-                                message=(_("Emailed to %(recipients)s") % {"recipients": recipients})[:300])
+    history.record(invoice, "emailed", recipients=recipients)
 
 
 def send_reminder(*, invoice_id: int, days_late: int) -> None:

@@ -248,14 +248,21 @@ class InvoiceEvent(models.Model):
 
     invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="timeline")
     kind = models.CharField(max_length=30)
-    message = models.CharField(max_length=300)
+    params = models.JSONField(default=dict, blank=True)  # written out by ``subscriptions.history``
+    message = models.CharField(max_length=300, blank=True)  # lines written before ``params``, as written
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["created_at", "pk"]
 
     def __str__(self) -> str:
-        return f"{self.kind}: {self.message}"
+        return f"{self.kind}: {self.text}"
+
+    @property
+    def text(self) -> str:
+        from .history import text
+
+        return text(self)
 
 
 class NumberSequence(models.Model):

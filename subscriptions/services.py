@@ -23,13 +23,12 @@ from partners import audit
 from partners.audit import Actor
 from partners.models import Partner
 
-from . import numbering, periods, rails, selectors, standing, vat
+from . import history, numbering, periods, rails, selectors, standing, vat
 from .models import (
     Coupon,
     CouponRedemption,
     CreditNote,
     Invoice,
-    InvoiceEvent,
     InvoiceLine,
     Payment,
     Plan,
@@ -186,10 +185,6 @@ def _require_offered(plan: Plan) -> None:
 # --- Invoices -----------------------------------------------------------------------------
 
 
-def _timeline(invoice: Invoice, kind: str, message: str) -> None:
-    InvoiceEvent.objects.create(invoice=invoice, kind=kind, message=message[:300])
-
-
 def _invoice_payload(invoice: Invoice) -> dict:
     return {
         "id": invoice.public_id, "number": invoice.number, "status": invoice.status,
@@ -218,7 +213,7 @@ def _create_draft(*, subscription: Subscription, kind: str, period_start: dt.dat
     ])
     if finalize_on is not None:
         return _number(invoice)
-    _timeline(invoice, "created", _("Draft created"))
+    history.record(invoice, "created")
     return invoice
 
 
@@ -267,7 +262,7 @@ def _number(invoice: Invoice, *, also_save: tuple[str, ...] = ()) -> Invoice:
     if invoice.status == Invoice.Status.PAID:
         invoice.paid_at = invoice.finalized_at
     invoice.save(update_fields=["number", "finalized_at", "paid_at", *also_save])
-    _timeline(invoice, "finalized", _("Finalized as %(number)s") % {"number": invoice.number})
+    history.record(invoice, "finalized", number=invoice.number)
     events.publish(partner=invoice.partner, type="invoice.finalized", data=_invoice_payload(invoice),
                    endpoints=endpoints)
 
@@ -284,7 +279,7 @@ def collect_invoice(*, invoice_id: int) -> rails.Outcome | None:
     if invoice.status != Invoice.Status.OPEN:
         return None
     outcome = rails.rail_for(invoice.subscription.rail).collect(invoice)
-    _timeline(invoice, "collection", _("Collection: %(detail)s") % {"detail": outcome.detail or outcome.status})
+    history.record(invoice, "collection", detail=outcome.detail or outcome.status)
     return outcome
 
 
@@ -535,7 +530,7 @@ def _settle(invoice: Invoice) -> None:
             invoice.status = Invoice.Status.PAID
             invoice.paid_at = timezone.now()
             events.publish(partner=invoice.partner, type="invoice.paid", data=_invoice_payload(invoice))
-            _timeline(invoice, "paid", _("Paid in full"))
+            history.record(invoice, "paid")
         invoice.save(update_fields=["status", "paid_at"])
     subscription = Subscription.objects.select_for_update().get(pk=invoice.subscription_id)
     late = Invoice.objects.filter(subscription=subscription, status=Invoice.Status.OPEN,
@@ -574,11 +569,9 @@ def record_payment(*, invoice: Invoice, amount_cents: int, received_on: dt.date,
     )
     invoice.amount_paid_cents += amount_cents
     invoice.save(update_fields=["amount_paid_cents"])
-    _timeline(invoice, "payment", _("Payment of %(amount)s received (%(reference)s)")
-              % {"amount": format_cents(amount_cents), "reference": reference})
+    history.record(invoice, "payment", amount_cents=amount_cents, reference=reference)
     if invoice.balance_cents < 0:
-        _timeline(invoice, "overpaid", _("Overpaid by %(amount)s: to be refunded or credited")
-                  % {"amount": format_cents(-invoice.balance_cents)})
+        history.record(invoice, "overpaid", amount_cents=-invoice.balance_cents)
     audit.record(actor=actor, action="payment.recorded", partner=invoice.partner, target=invoice,
                  data={"amount_cents": amount_cents, "reference": reference, "rail": rail})
     _settle(invoice)
@@ -608,8 +601,7 @@ def issue_credit_note(*, invoice: Invoice, subtotal_cents: int, reason: str, des
     )
     invoice.amount_credited_cents += note.total_cents
     invoice.save(update_fields=["amount_credited_cents"])
-    _timeline(invoice, "credited", _("Credit note %(number)s: %(amount)s") % {
-        "number": note.number, "amount": format_cents(note.total_cents)})
+    history.record(invoice, "credited", number=note.number, amount_cents=note.total_cents)
     overpaid = -invoice.balance_cents
     if overpaid > 0:
         refund = min(overpaid, note.total_cents)
@@ -618,8 +610,7 @@ def issue_credit_note(*, invoice: Invoice, subtotal_cents: int, reason: str, des
         outcome = rails.rail_for(paid_through or invoice.subscription.rail).refund(note, refund)
         note.refunded_cents = refund
         note.save(update_fields=["refunded_cents"])
-        _timeline(invoice, "refund", _("Refund of %(amount)s: %(detail)s") % {
-            "amount": format_cents(refund), "detail": outcome.detail or outcome.status})
+        history.record(invoice, "refund", amount_cents=refund, detail=outcome.detail or outcome.status)
     audit.record(actor=actor, action="credit_note.issued", partner=invoice.partner, target=note,
                  data={"invoice": invoice.number, "total_cents": note.total_cents, "reason": reason})
     events.publish(partner=invoice.partner, type="credit_note.issued", data={

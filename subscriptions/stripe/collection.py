@@ -31,8 +31,8 @@ from bigstock.money import format_cents
 from partners.audit import SYSTEM
 from partners.models import Partner
 
-from .. import periods, services
-from ..models import Invoice, InvoiceEvent, Payment, PaymentAttempt, StripeIssue, Subscription
+from .. import history, periods, services
+from ..models import Invoice, Payment, PaymentAttempt, StripeIssue, Subscription
 from ..rails import Outcome
 from . import gateway, is_enabled, methods, notify
 from .errors import NoPaymentMethod, PaymentMethodRefused, StripeUnavailable
@@ -300,8 +300,7 @@ def _next_retry_at(attempt: PaymentAttempt) -> dt.datetime | None:
 
 
 def _timeline(attempt: PaymentAttempt) -> None:
-    message = _("Collection: %(detail)s") % {"detail": outcome_of(attempt).detail}
-    InvoiceEvent.objects.create(invoice=attempt.invoice, kind="collection", message=message[:300])
+    history.record(attempt.invoice, "collection", detail=outcome_of(attempt).detail)
 
 
 # --- Outcomes ----------------------------------------------------------------------------------

@@ -16,7 +16,8 @@ from django.utils.translation import gettext as _
 
 from bigstock.money import format_cents
 
-from ..models import CreditNote, InvoiceEvent, PaymentAttempt, StripeIssue, StripeRefund
+from .. import history
+from ..models import CreditNote, PaymentAttempt, StripeIssue, StripeRefund
 from ..rails import Outcome
 from . import gateway, notify
 
@@ -94,10 +95,8 @@ def _settle(refund_id: int, *, status: str, stripe_refund_id: str, reason: str) 
     refund.failure_reason = reason[:300]
     refund.save()
     invoice = refund.credit_note.invoice
-    InvoiceEvent.objects.create(invoice=invoice, kind="refund", message=(_(
-        "Stripe refund of %(amount)s for %(note)s: %(status)s") % {
-            "amount": format_cents(refund.amount_cents), "note": refund.credit_note.number,
-            "status": refund.get_status_display().lower()})[:300])
+    history.record(invoice, "stripe_refund", amount_cents=refund.amount_cents, note=refund.credit_note.number,
+                   status=refund.get_status_display().lower())
     if status in (StripeRefund.Status.FAILED, StripeRefund.Status.ERROR, StripeRefund.Status.CANCELED):
         notify.report(kind=StripeIssue.Kind.REFUND_FAILED, stripe_object_id=refund.stripe_refund_id or refund.public_id,
                       message=_("The refund of %(amount)s for credit note %(note)s did not go through (%(reason)s): "

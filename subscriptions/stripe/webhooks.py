@@ -18,8 +18,8 @@ from django.utils.translation import gettext as _
 from bigstock.money import format_cents
 from partners.audit import SYSTEM
 
+from .. import history
 from ..models import (
-    InvoiceEvent,
     PaymentAttempt,
     StripeCustomer,
     StripeEvent,
@@ -164,10 +164,8 @@ def _on_dispute(event: StripeEvent):
             message=_("%(partner)s disputes %(amount)s on invoice %(invoice)s (reason: %(reason)s). Answer the "
                       "dispute in the Stripe dashboard before its deadline.") % {
                 "partner": attempt.partner, "amount": format_cents(amount), "invoice": invoice, "reason": reason})
-        if not invoice.timeline.filter(kind="disputed", message__contains=event.object_id).exists():
-            InvoiceEvent.objects.create(invoice=invoice, kind="disputed", message=(_(
-                "Payment disputed with the bank (%(id)s, reason %(reason)s)") % {
-                    "id": event.object_id, "reason": reason})[:300])
+        if not invoice.timeline.filter(kind="disputed", params__id=event.object_id).exists():
+            history.record(invoice, "disputed", id=event.object_id, reason=reason)
     logger.warning("stripe dispute %s on %s", event.object_id, invoice, extra={"issue": issue.pk})
     return Status.PROCESSED, attempt.partner
 

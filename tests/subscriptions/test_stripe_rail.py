@@ -212,7 +212,7 @@ def test_a_finalized_invoice_is_collected_by_the_rail_once(stripe_emulator):
     again = services.collect_invoice(invoice_id=invoice.pk)  # a redelivered task
     assert first.status == "succeeded" and again is None
     assert PaymentAttempt.objects.count() == 1 and len(stripe_emulator.get("/v1/payment_intents")["data"]) == 1
-    assert invoice.timeline.filter(kind="collection", message__contains="paid through Stripe").exists()
+    assert any("paid through Stripe" in event.text for event in invoice.timeline.filter(kind="collection"))
 
 
 def test_a_declined_card_fails_the_attempt_tells_the_partner_and_schedules_a_retry(
@@ -378,7 +378,7 @@ def test_a_credit_note_refunds_the_original_payment(stripe_emulator, django_capt
     assert refund.status == StripeRefund.Status.SUCCEEDED and refund.stripe_refund_id.startswith("re_")
     [stored] = stripe_emulator.get(f"/v1/refunds?payment_intent={attempt.stripe_payment_intent_id}")["data"]
     assert (stored["id"], stored["amount"]) == (refund.stripe_refund_id, 2400)
-    assert invoice.timeline.filter(kind="refund", message__contains="Stripe refund").exists()
+    assert invoice.timeline.get(kind="stripe_refund").text.startswith("Stripe refund of 24.00")
 
 
 def test_a_credit_without_stripe_payment_is_refunded_by_staff():

@@ -3,6 +3,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.urls import reverse
+from django.utils import translation
 
 from partners.audit import SYSTEM
 from partners.models import AuditLogEntry, Role
@@ -233,7 +234,7 @@ def test_invoice_detail_shows_lines_timeline_and_bank_transfer_details(client, p
     invoice = Invoice.objects.get(subscription=subscribed(owner.partner, pro))
     html = client.get(reverse("subscriptions:invoice", args=[invoice.public_id])).content.decode()
     assert invoice.lines.get().description in html
-    assert invoice.timeline.get(kind="finalized").message in html
+    assert invoice.timeline.get(kind="finalized").text in html
     assert settings.BIGSTOCK_BANK["iban"] in html and settings.BIGSTOCK_BANK["bic"] in html
     assert f"<code>{invoice.number}</code>" in html  # the transfer reference
     assert "Transfer 118.80\xa0€ by Sept. 16, 2026 to:" in html
@@ -245,8 +246,22 @@ def test_a_paid_invoice_shows_its_payment_and_no_transfer_instructions(client, p
     services.record_payment(invoice=invoice, amount_cents=invoice.total_cents, received_on=dt.date(2026, 9, 5),
                             reference="VIR-ABC", actor=SYSTEM)
     html = client.get(reverse("subscriptions:invoice", args=[invoice.public_id])).content.decode()
-    assert "VIR-ABC" in html and invoice.timeline.get(kind="paid").message in html
+    assert "VIR-ABC" in html and invoice.timeline.get(kind="paid").text in html
     assert settings.BIGSTOCK_BANK["iban"] not in html.split("Payments")[0]
+
+
+def test_the_invoice_history_reads_in_the_readers_language(client, pro):
+    owner = login(client)
+    with translation.override("fr"):  # written by French-speaking workers and staff
+        invoice = Invoice.objects.get(subscription=subscribed(owner.partner, pro))
+        services.record_payment(invoice=invoice, amount_cents=5000, received_on=dt.date(2026, 9, 5),
+                                reference="VIR-ABC", actor=SYSTEM)
+    history = client.get(reverse("subscriptions:invoice", args=[invoice.public_id])).content.decode()
+    history = history.split('id="timeline-heading"')[1]
+    assert f"Finalized as {invoice.number}" in history
+    assert "Payment of 50.00\xa0€ received (VIR-ABC)" in history
+    with translation.override("fr"):
+        assert invoice.timeline.get(kind="payment").text == "Paiement de 50,00\xa0€ reçu (VIR-ABC)"
 
 
 def test_the_pdf_is_a_french_attachment_stored_once_and_an_english_copy_on_request(client, pro):

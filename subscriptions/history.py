@@ -1,0 +1,45 @@
+"""An invoice's history as partners read it: each line is kept as its kind with its values and
+written out when shown, in the reader's language, as an order's timeline is (``orders.timeline``).
+Lines written before this (``InvoiceEvent.message``) are shown as they were written."""
+
+from django.utils.translation import gettext_lazy as _
+
+from bigstock.money import format_cents
+
+from .models import InvoiceEvent
+
+TEXTS = {
+    "created": _("Draft created"),
+    "finalized": _("Finalized as %(number)s"),
+    "emailed": _("Emailed to %(recipients)s"),
+    "collection": _("Collection: %(detail)s"),
+    "payment": _("Payment of %(amount)s received (%(reference)s)"),
+    "paid": _("Paid in full"),
+    "overpaid": _("Overpaid by %(amount)s: to be refunded or credited"),
+    "credited": _("Credit note %(number)s: %(amount)s"),
+    "refund": _("Refund of %(amount)s: %(detail)s"),
+    "stripe_refund": _("Stripe refund of %(amount)s for %(note)s: %(status)s"),
+    "overdue": _("Overdue: the subscription is past due, service continues until %(date)s"),
+    "reminder": _("Reminder %(step)d sent (%(days)d days late)"),
+    "suspended": _("Grace period over: the subscription is suspended until the balance is paid"),
+    "disputed": _("Payment disputed with the bank (%(id)s, reason %(reason)s)"),
+}
+
+
+def record(invoice, kind: str, **params) -> InvoiceEvent:
+    """A line of ``invoice``'s history (a kind of ``TEXTS``, its values as JSON)."""
+    if kind not in TEXTS:
+        raise ValueError(f"unknown invoice history kind {kind!r}")
+    return InvoiceEvent.objects.create(invoice=invoice, kind=kind, params={
+        name: str(value) if not isinstance(value, int) else value for name, value in params.items()})
+
+
+def text(event: InvoiceEvent) -> str:
+    """The line in the active language (amounts given as ``<name>_cents`` are shown as ``<name>``)."""
+    if event.message:
+        return event.message
+    template = str(TEXTS[event.kind])
+    if not event.params:
+        return template
+    return template % {name.removesuffix("_cents"): format_cents(value) if name.endswith("_cents") else value
+                       for name, value in event.params.items()}
