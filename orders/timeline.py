@@ -11,7 +11,6 @@ from . import checks
 
 BACKORDER = "backorder"
 CHECKS_FAILED = "checks_failed"
-CODES = (BACKORDER, CHECKS_FAILED)
 
 
 @dataclass(frozen=True)
