@@ -20,4 +20,4 @@ RUN pybabel compile -d locale -D django \
 
 USER bigstock
 EXPOSE 8000
-CMD ["gunicorn", "bigstock.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+CMD ["gunicorn", "-c", "gunicorn.conf.py", "bigstock.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]

@@ -352,8 +352,8 @@ def served_env() -> dict:
 def bigstock_server(args, workdir: Path) -> subprocess.Popen:
     """BigStock under gunicorn, 2 sync workers, DEBUG off, running."""
     env = served_env()
-    server = start([str(Path(PYTHON).parent / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{args.port}",
-                    "--log-level", "warning", "bigstock.wsgi"], env=env, cwd=ROOT, log=workdir / "bigstock.log")
+    server = start([str(Path(PYTHON).parent / "gunicorn"), "-c", str(ROOT / "gunicorn.conf.py"), "-w", "2",
+                    "-b", f"127.0.0.1:{args.port}", "--log-level", "warning", "bigstock.wsgi"], env=env, cwd=ROOT, log=workdir / "bigstock.log")
     wait_http(f"http://127.0.0.1:{args.port}/healthz")
     return server
 

@@ -199,13 +199,14 @@ def fresh_key_statements(url: str) -> int:
 
 
 class Server:
-    """A gunicorn with 2 sync workers on loopback, stopped by its own pid."""
+    """A gunicorn with 2 sync workers on loopback, stopped by its own pid; with ``config`` (BigStock's
+    ``gunicorn.conf.py``) or gunicorn's defaults (the floor, as the anchors run it)."""
 
-    def __init__(self, app: str, port: int, *, cwd: Path, env: dict, database: str):
+    def __init__(self, app: str, port: int, *, cwd: Path, env: dict, database: str, config: Path | None = None):
         self.port, self.database = port, database
         self.process = subprocess.Popen(
-            [str(ROOT / ".venv" / "bin" / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port}", "--chdir", str(cwd),
-             "--log-level", "warning", app],
+            [str(ROOT / ".venv" / "bin" / "gunicorn"), *(["-c", str(config)] if config else []), "-w", "2",
+             "-b", f"127.0.0.1:{port}", "--chdir", str(cwd), "--log-level", "warning", app],
             env={**os.environ, **env}, cwd=cwd, start_new_session=True)
         deadline = time.time() + 30
         while time.time() < deadline:
@@ -421,7 +422,8 @@ def main() -> None:
     if not args.no_anchors:
         anchors_ready()
         floor = Floor()
-    server = Server("bigstock.wsgi:application", args.port, cwd=ROOT, env=env, database=database)
+    server = Server("bigstock.wsgi:application", args.port, cwd=ROOT, env=env, database=database,
+                    config=ROOT / "gunicorn.conf.py")
     runs: dict[str, list] = {"pg": [], "floor": [], "feed": []}
     try:
         # Rounds interleave the three so that whatever else the machine does weighs on each alike.

@@ -1,8 +1,10 @@
 """Docker does not run on development machines: check what can be checked statically."""
 
+import importlib
 from pathlib import Path
 
 import yaml
+from gunicorn.workers.sync import SyncWorker
 
 from bigstock.celery import QUEUES
 
@@ -36,3 +38,12 @@ def test_dockerfile_installs_from_the_pinned_lock_file():
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "-c requirements.lock" in dockerfile
     assert "collectstatic" in dockerfile
+
+
+def test_the_image_serves_with_bigstocks_gunicorn_settings_and_their_worker_exists():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert '"gunicorn", "-c", "gunicorn.conf.py"' in dockerfile
+    settings = {}
+    exec((ROOT / "gunicorn.conf.py").read_text(), settings)  # noqa: S102 (our own settings file)
+    module, _, name = settings["worker_class"].rpartition(".")
+    assert issubclass(getattr(importlib.import_module(module), name), SyncWorker)
