@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 from bigstock.money import format_cents
 
-from .models import InvoiceEvent
+from .models import InvoiceEvent, StripeRefund
 
 TEXTS = {
     "created": _("Draft created"),
@@ -31,15 +31,27 @@ def record(invoice, kind: str, **params) -> InvoiceEvent:
     if kind not in TEXTS:
         raise ValueError(f"unknown invoice history kind {kind!r}")
     return InvoiceEvent.objects.create(invoice=invoice, kind=kind, params={
-        name: str(value) if not isinstance(value, int) else value for name, value in params.items()})
+        name: value if isinstance(value, int | tuple | list) else str(value) for name, value in params.items()})
 
 
 def text(event: InvoiceEvent) -> str:
-    """The line in the active language (amounts given as ``<name>_cents`` are shown as ``<name>``)."""
+    """The line in the active language: amounts given as ``<name>_cents`` are shown as ``<name>``, a
+    rail's ``detail`` (``rails.Outcome.parts``) and a Stripe refund's ``status`` are written out."""
     if event.message:
         return event.message
     template = str(TEXTS[event.kind])
     if not event.params:
         return template
-    return template % {name.removesuffix("_cents"): format_cents(value) if name.endswith("_cents") else value
-                       for name, value in event.params.items()}
+    return template % dict(_shown(name, value) for name, value in event.params.items())
+
+
+def _shown(name: str, value):
+    from . import rails  # rails loads the Stripe rail, which records history
+
+    if name.endswith("_cents"):
+        return name.removesuffix("_cents"), format_cents(value)
+    if name == "detail" and isinstance(value, list):
+        return name, rails.describe(value)
+    if name == "status" and value in StripeRefund.Status.values:
+        return name, StripeRefund.Status(value).label.lower()
+    return name, value

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import formats, timezone
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -74,10 +74,16 @@ def is_hard_decline(*codes: str) -> bool:
 
 def decline_reason(attempt: PaymentAttempt):
     """Why the payment failed, in the reader's language (lazy: emails render it in French and English)."""
-    for code in (attempt.decline_code, attempt.failure_code):
-        if code in _REASONS:
-            return _REASONS[code]
-    return gettext_lazy("the bank declined the payment")
+    return decline_reason_text(decline_reason_code(attempt))
+
+
+def decline_reason_code(attempt: PaymentAttempt) -> str:
+    """The code that says best why the payment failed ("" when none is known)."""
+    return next((code for code in (attempt.decline_code, attempt.failure_code) if code in _REASONS), "")
+
+
+def decline_reason_text(code: str):
+    return _REASONS.get(code) or gettext_lazy("the bank declined the payment")
 
 
 @dataclass(frozen=True)
@@ -129,28 +135,24 @@ class Reading:
 
 def outcome_of(attempt: PaymentAttempt) -> Outcome:
     """The attempt as ``subscriptions.rails.Outcome`` (its detail goes on the invoice timeline)."""
-    amount = format_cents(attempt.amount_cents)
+    amount = attempt.amount_cents
     if attempt.status == Status.SUCCEEDED:
-        return Outcome("succeeded", _("%(amount)s paid through Stripe (%(id)s)") % {
-            "amount": amount, "id": attempt.stripe_payment_intent_id})
+        return Outcome.of("succeeded", "paid_stripe", amount_cents=amount, id=attempt.stripe_payment_intent_id)
     if attempt.status == Status.PROCESSING:
-        return Outcome("pending", _("direct debit of %(amount)s in progress") % {"amount": amount})
+        return Outcome.of("pending", "debit_in_progress", amount_cents=amount)
     if attempt.status == Status.REQUIRES_ACTION:
-        return Outcome("requires_action", _("the bank asks the cardholder to confirm the payment of %(amount)s: "
-                                            "the partner was emailed a link") % {"amount": amount})
+        return Outcome.of("requires_action", "requires_action", amount_cents=amount)
     if attempt.status == Status.CREATED:
-        return Outcome("pending", _("Stripe has not answered yet: checked again automatically"))
+        return Outcome.of("pending", "stripe_unanswered")
     if attempt.status == Status.CANCELED:
-        return Outcome("failed", _("payment of %(amount)s cancelled") % {"amount": amount})
+        return Outcome.of("failed", "payment_cancelled", amount_cents=amount)
     if attempt.status == Status.ERROR:
-        detail = _("Stripe refused the request")
+        outcome = Outcome.of("failed", "stripe_refused")
     else:
-        detail = _("payment of %(amount)s declined: %(reason)s") % {"amount": amount, "reason": decline_reason(attempt)}
+        outcome = Outcome.of("failed", "declined", amount_cents=amount, reason=decline_reason_code(attempt))
     if attempt.next_retry_at:
-        detail += "; " + _("next try on %(date)s") % {"date": formats.date_format(timezone.localdate(attempt.next_retry_at))}
-    else:
-        detail += "; " + _("no automatic retry")
-    return Outcome("failed", detail)
+        return outcome.adding("next_try", date=timezone.localdate(attempt.next_retry_at).isoformat())
+    return outcome.adding("no_retry")
 
 
 # --- Starting and retrying -------------------------------------------------------------------
@@ -160,7 +162,7 @@ def collect(invoice: Invoice) -> Outcome:
     """The rail's ``collect``: the first attempt on a freshly finalized invoice. Called again
     (a redelivered task), it reports the latest attempt instead of starting another."""
     if not is_enabled():
-        return Outcome("pending", _("card and SEPA payments are not configured: awaiting bank transfer"))
+        return Outcome.of("pending", "stripe_off")
     latest = PaymentAttempt.objects.filter(invoice=invoice).order_by("-number").first()
     if latest is not None:
         return outcome_of(latest)
@@ -168,9 +170,9 @@ def collect(invoice: Invoice) -> Outcome:
         with transaction.atomic():
             attempt = _new_attempt(invoice_id=invoice.pk, number=1)
     except NoPaymentMethod:
-        return Outcome("pending", _("no card or SEPA mandate saved: awaiting bank transfer"))
+        return Outcome.of("pending", "no_payment_method")
     if attempt is None:
-        return Outcome("pending", _("nothing left to collect"))
+        return Outcome.of("pending", "nothing_to_collect")
     if attempt.status != Status.CREATED or attempt.stripe_payment_intent_id:
         return outcome_of(attempt)  # another worker got there first
     return outcome_of(send(attempt=attempt, timeline=False))
@@ -300,7 +302,7 @@ def _next_retry_at(attempt: PaymentAttempt) -> dt.datetime | None:
 
 
 def _timeline(attempt: PaymentAttempt) -> None:
-    history.record(attempt.invoice, "collection", detail=outcome_of(attempt).detail)
+    history.record(attempt.invoice, "collection", detail=outcome_of(attempt).parts)
 
 
 # --- Outcomes ----------------------------------------------------------------------------------

@@ -44,16 +44,14 @@ def request(credit_note: CreditNote, amount_cents: int) -> Outcome:
         if remaining == 0:
             break
     if not refunds:
-        return Outcome("pending", _("no Stripe payment on this invoice: refund by bank transfer, made by staff"))
+        return Outcome.of("pending", "no_stripe_payment")
     from . import tasks
 
     for refund in refunds:
         refund_id = refund.pk
         transaction.on_commit(lambda refund_id=refund_id: tasks.send_stripe_refund.delay(refund_id))
-    detail = _("refund of %(amount)s requested from Stripe") % {"amount": format_cents(amount_cents - remaining)}
-    if remaining:
-        detail += "; " + _("%(amount)s to refund by bank transfer, made by staff") % {"amount": format_cents(remaining)}
-    return Outcome("pending", detail)
+    outcome = Outcome.of("pending", "refund_requested", amount_cents=amount_cents - remaining)
+    return outcome.adding("refund_rest_by_transfer", amount_cents=remaining) if remaining else outcome
 
 
 def send(*, refund_id: int) -> StripeRefund:
@@ -96,7 +94,7 @@ def _settle(refund_id: int, *, status: str, stripe_refund_id: str, reason: str) 
     refund.save()
     invoice = refund.credit_note.invoice
     history.record(invoice, "stripe_refund", amount_cents=refund.amount_cents, note=refund.credit_note.number,
-                   status=refund.get_status_display().lower())
+                   status=refund.status)
     if status in (StripeRefund.Status.FAILED, StripeRefund.Status.ERROR, StripeRefund.Status.CANCELED):
         notify.report(kind=StripeIssue.Kind.REFUND_FAILED, stripe_object_id=refund.stripe_refund_id or refund.public_id,
                       message=_("The refund of %(amount)s for credit note %(note)s did not go through (%(reason)s): "

@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 from django.core import mail
-from django.utils import timezone
+from django.utils import formats, timezone, translation
 
 from partners.audit import SYSTEM, Actor
 from partners.models import AuditLogEntry
@@ -358,6 +358,40 @@ def test_a_payment_collected_on_a_cancelled_invoice_is_reported(stripe_emulator)
     reading = collection.Reading(attempt.stripe_payment_intent_id, "succeeded", attempt.amount_cents)
     collection.apply_reading(attempt_id=attempt.pk, reading=reading)
     assert StripeIssue.objects.filter(kind=StripeIssue.Kind.PAID_NOT_OPEN, invoice=invoice).exists()
+
+
+def test_what_the_rail_says_on_the_invoice_history_reads_in_the_readers_language(
+        stripe_emulator, settings, django_capture_on_commit_callbacks):
+    settings.STRIPE_RETRY_DAYS = [3]
+    owner = subscribed_owner()
+    save_method(stripe_emulator, owner, card=DECLINED_WHEN_CHARGED)
+    Subscription.objects.filter(partner=owner.partner).update(rail="stripe")
+    invoice = open_invoice(owner.partner)
+    with translation.override("fr"), django_capture_on_commit_callbacks(execute=True):  # a French-speaking worker
+        services.collect_invoice(invoice_id=invoice.pk)
+    attempt = PaymentAttempt.objects.get()
+    retry_on = timezone.localdate(attempt.next_retry_at)
+    amount = f"{attempt.amount_cents // 100}.{attempt.amount_cents % 100:02d}\xa0€"
+    [line] = [event for event in invoice.timeline.filter(kind="collection") if event.params]
+    with translation.override("en"):
+        assert line.text == (f"Collection: payment of {amount} declined: the bank declined the payment; "
+                             f"next try on {formats.date_format(retry_on)}")
+    with translation.override("fr"):
+        assert line.text.startswith("Encaissement : paiement de " + amount.replace(".", ",") + " refusé")
+
+
+def test_a_refund_line_written_in_french_reads_in_english(stripe_emulator, django_capture_on_commit_callbacks):
+    owner = subscribed_owner()
+    save_method(stripe_emulator, owner)
+    Subscription.objects.filter(partner=owner.partner).update(rail="stripe")
+    invoice = open_invoice(owner.partner)
+    rails.rail_for("stripe").collect(invoice)
+    with translation.override("fr"), django_capture_on_commit_callbacks(execute=True):
+        note = services.issue_credit_note(invoice=invoice, subtotal_cents=2000, reason="goodwill", description="x",
+                                          actor=SYSTEM)
+    with translation.override("en"):
+        assert invoice.timeline.get(kind="refund").text == "Refund of 24.00\xa0€: refund of 24.00\xa0€ requested from Stripe"
+        assert invoice.timeline.get(kind="stripe_refund").text == f"Stripe refund of 24.00\xa0€ for {note.number}: succeeded"
 
 
 # --- Refunds -----------------------------------------------------------------------------------
