@@ -41,6 +41,6 @@ def _nothing_more_to_come(req, client: socket.socket) -> bool:
         client.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
     except BlockingIOError:
         return True  # nothing waiting
-    except OSError:
+    except (OSError, ValueError):  # ValueError: a TLS socket (gunicorn's own TLS) takes no flags
         return False
     return False  # a byte waits (a pipelined request), or the client closed first and there is no wait
