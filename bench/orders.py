@@ -304,11 +304,11 @@ def seed_bigstock(args, key_file: Path, token_file: Path) -> int:
     key_file.write_text(secret)
     # The warehouse API's caller: a staff user allowed to change stock, with a token.
     from django.contrib.auth.models import Permission
-    from rest_framework.authtoken.models import Token
+    from knox.models import AuthToken
 
     staff = User.objects.create_user(email="wms@bigstock.example", password=None, is_staff=True)
     staff.user_permissions.add(Permission.objects.get(codename="change_stocklevel"))
-    token_file.write_text(Token.objects.create(user=staff).key)
+    token_file.write_text(AuthToken.objects.create(user=staff, expiry=None)[1])
     print(f"seeded {args.skus} products, 1 partner and its key, a staff token in {time.perf_counter() - t0:.1f} s",
           flush=True)
     return _statements_per_call((token_file if args.operation == "adjust" else key_file).read_text(), args.operation)

@@ -19,8 +19,11 @@ from .tenancy import PartnerScopedMixin
 
 
 def idempotency_scope(request) -> str:
-    """Whose keys these are: the API key when one authenticated the request, else the user."""
+    """Whose keys these are: the API key or the staff token that authenticated the request (a staff
+    token by its public start: its primary key is its hash), else the user."""
     auth = request.auth
+    if getattr(auth, "token_key", None):
+        return f"token:{auth.token_key}"
     if auth is not None and hasattr(auth, "pk"):
         return f"{type(auth).__name__.lower()}:{auth.pk}"
     return f"user:{request.user.pk}"

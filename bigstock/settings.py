@@ -69,7 +69,8 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_countries",
     "rest_framework",
-    "rest_framework.authtoken",  # staff tokens for the warehouse API (inventory/staff_api.py)
+    "rest_framework.authtoken",  # only for the migration that moved its tokens to knox
+    "knox",  # staff tokens for the warehouse API, kept hashed (inventory/staff_api.py)
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "allauth",
@@ -255,6 +256,9 @@ REST_FRAMEWORK = {
                                "api_key": env.str("API_KEY_RATE", default="1200/min")},
     "DATETIME_FORMAT": "iso-8601",  # in UTC: bigstock.middleware activates UTC for /api/
 }
+# Staff tokens of the warehouse API (inventory/staff_api.py): a warehouse system keeps one until staff
+# revoke it in the admin.
+REST_KNOX = {"TOKEN_TTL": None, "AUTO_REFRESH": False}
 SPECTACULAR_SETTINGS = {
     "TITLE": "BigStock partner API",
     "DESCRIPTION": "Stock feed, orders, tracking, invoices, tickets and webhooks for BigStock partners.",

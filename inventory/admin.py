@@ -19,6 +19,9 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import get_language, gettext_lazy, ngettext
 from django.utils.translation import gettext as _
+from knox.admin import AuthTokenAdmin
+from knox.models import AuthToken
+from rest_framework.authtoken.admin import TokenProxy
 
 from bigstock.admin import ReadOnlyAdminMixin, ReadOnlyModelAdmin
 from bigstock.errors import DomainError
@@ -27,7 +30,7 @@ from partners.admin import staff_actor
 
 from . import imports, receiving, reorder, services
 from .forms import ImportForm, ReceiveForm, StockOperationForm
-from .models import ImportJob, Product, Receipt, ReceiptLine, StockLevel, StockMovement, Warehouse
+from .models import ImportJob, Product, Receipt, ReceiptLine, StaffToken, StockLevel, StockMovement, Warehouse
 
 ERRORS_SHOWN = 200  # on the import's page; the CSV download has all of them
 
@@ -472,3 +475,25 @@ class ImportJobAdmin(ReadOnlyModelAdmin):
         writer.writerow([example.get(column, "") for column in imports.COLUMNS])
         return response
 
+
+
+# --- The warehouse API's staff tokens ---------------------------------------------------------------
+
+admin.site.unregister(TokenProxy)  # DRF's tokens, kept in clear: no longer issued (knox keeps a hash)
+admin.site.unregister(AuthToken)  # knox's own admin, shown as ours below
+
+
+@admin.register(StaffToken)
+class StaffTokenAdmin(AuthTokenAdmin):
+    """Issue a token for a staff user's warehouse system (shown this once, kept only as a hash) or
+    revoke one by deleting it."""
+
+    list_display = ("token_key", "user", "created", "expiry")
+    list_select_related = ("user",)
+
+    def save_model(self, request, obj, form, change):
+        admin.ModelAdmin.save_model(self, request, obj, form, change)
+        if not change:
+            self.message_user(request, _("The token for %(user)s, shown this once (keep it in the warehouse "
+                                         "system's settings): %(token)s") % {"user": obj.user, "token": form.token},
+                              messages.WARNING)

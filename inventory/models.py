@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 from django_countries.fields import CountryField
+from knox.models import AuthToken
 from stdnum import ean
 from stdnum.exceptions import ValidationError as StdnumError
 
@@ -300,3 +301,19 @@ class StockChangePublication(models.Model):
 
     def __str__(self) -> str:
         return f"stock.changed up to {self.last_change_seq}"
+
+
+# --- The warehouse API's staff tokens (inventory/staff_api.py) -------------------------------------
+
+
+class StaffToken(AuthToken):
+    """A token of the warehouse API, as staff see it in the admin (knox's ``AuthToken``: kept as a
+    hash, shown once when issued, revoked by deleting it)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("warehouse API token")
+        verbose_name_plural = _("warehouse API tokens")
+
+    def __str__(self) -> str:
+        return f"{self.token_key}… ({self.user})"

@@ -2,19 +2,26 @@
 stock through the same services as the admin, each change written in the ledger with its reason.
 
 Not partner-facing: a partner's API key or session is refused here. Callers authenticate as a
-staff user, with a DRF token (``Authorization: Token <key>``, created for the user in the admin,
-under "Auth Token") or their admin session, and need the ``inventory.change_stocklevel``
-permission, as the admin's stock operations do.
+staff user, with a token (``Authorization: Token <token>``, issued in the admin under "Auth tokens",
+shown once and kept only as a hash: django-rest-knox) or their admin session, and need the
+``inventory.change_stocklevel`` permission, as the admin's stock operations do.
 """
 
 from collections.abc import Callable
+from hmac import compare_digest
 
 from django.contrib.auth.models import Group
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
-from rest_framework import authentication, exceptions, permissions, serializers, status
-from rest_framework.authtoken.models import Token
+from knox.auth import TokenAuthentication
+from knox.crypto import hash_token
+from knox.models import AuthToken
+from knox.settings import CONSTANTS
+from rest_framework import exceptions, permissions, serializers, status
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.response import Response
 
 from bigstock import hotcache
@@ -29,40 +36,60 @@ TAGS = ["warehouse (BigStock staff)"]
 
 
 # A warehouse system calls back to back: its token, user and permissions are kept a few seconds per
-# process (bigstock.hotcache, as partners' API keys). Deleting the token, saving the user or changing
-# their permissions or groups clears them here at once; other processes see it within those seconds.
+# process (bigstock.hotcache, as partners' API keys), by the token's first characters (knox's
+# ``token_key``); the token itself is checked against the kept hash on every call. Deleting the
+# token, saving the user or changing their permissions or groups clears them here at once; other
+# processes see it within those seconds.
 staff_tokens = hotcache.HotCache("staff_tokens")
-staff_tokens.forget_on_save(Token, key=lambda token: token.key)
+staff_tokens.forget_on_save(AuthToken, key=lambda token: token.token_key)
 staff_tokens.forget_on_save(User)
 # The permissions kept with the token: a user's own, and those of their groups.
 for relation in (User.user_permissions.through, User.groups.through, Group.permissions.through):
     staff_tokens.forget_on_relation_change(relation)
 
 
-def _load_token(key: str) -> Token | None:
-    token = Token.objects.select_related("user").filter(key=key).first()
-    if token is not None:
+def _load_tokens(token_key: str) -> list[AuthToken]:
+    tokens = list(AuthToken.objects.select_related("user").filter(token_key=token_key))
+    for token in tokens:
         token.user.get_all_permissions()  # read now, kept on the user with it (no query per call)
-    return token
+    return tokens
 
 
-class StaffTokenAuthentication(authentication.TokenAuthentication):
-    """DRF's token, for active staff users only (a token left to someone who is no longer staff
+class StaffTokenAuthentication(TokenAuthentication):
+    """knox's token, for active staff users only (a token left to someone who is no longer staff
     stops working)."""
 
-    def authenticate_credentials(self, key):
-        token = staff_tokens.get_or_load(key, lambda: _load_token(key))
-        if token is None or not token.user.is_active:
+    def authenticate_credentials(self, token: bytes):
+        token = token.decode("utf-8", "replace")
+        candidates = staff_tokens.get_or_load(token[:CONSTANTS.TOKEN_KEY_LENGTH],
+                                              lambda: _load_tokens(token[:CONSTANTS.TOKEN_KEY_LENGTH]))
+        digest = hash_token(token) if candidates else ""
+        found = next((candidate for candidate in candidates if compare_digest(candidate.digest, digest)), None)
+        if found is None or (found.expiry is not None and found.expiry < timezone.now()) or not found.user.is_active:
             raise exceptions.AuthenticationFailed(_("Invalid token."))
-        if not token.user.is_staff:
+        if not found.user.is_staff:
             raise exceptions.AuthenticationFailed(_("This token does not belong to a BigStock staff member."))
-        return token.user, token
+        return found.user, found
 
     def authenticate(self, request):
         credentials = super().authenticate(request)
         if credentials is not None:
             request._request.partner = request._request.membership = None  # staff: no partner behind the call
         return credentials
+
+
+class StaffTokenScheme(OpenApiAuthenticationExtension):
+    target_class = StaffTokenAuthentication
+    name = "staffToken"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "A staff user's warehouse API token, issued in the admin (Inventory → Warehouse API "
+                           "tokens), sent as `Authorization: Token <token>`.",
+        }
 
 
 class ChangesStock(permissions.BasePermission):
@@ -126,7 +153,7 @@ class StockOperationView(BaseAPIView):
     SKU and the warehouse, are the operation's own arguments (``delta``, ``quantity``, ``counted``,
     ``reason``)."""
 
-    authentication_classes = [StaffTokenAuthentication, authentication.SessionAuthentication]
+    authentication_classes = [StaffTokenAuthentication, SessionAuthentication]
     permission_classes = [ChangesStock]
     input_serializer: type[_LevelInput]
     operation: Callable[..., StockLevel]  # an inventory.services function

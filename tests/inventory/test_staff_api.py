@@ -1,10 +1,12 @@
 """The warehouse API: staff receive, adjust and count stock through the ledger; partners are refused."""
 
+import importlib
 import json
+import re
 
 import pytest
 from django.contrib.auth.models import Permission
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from inventory.models import StockLevel, StockMovement
@@ -35,7 +37,8 @@ def staff_user(*, may_change_stock=True, **fields):
 
 def token_client(user) -> APIClient:
     client = APIClient(HTTP_ACCEPT_LANGUAGE="en")
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    _stored, token = AuthToken.objects.create(user=user, expiry=None)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     return client
 
 
@@ -180,7 +183,7 @@ def test_a_deleted_token_stops_working_at_once(tea):
     user = staff_user()
     client = token_client(user)
     assert post(client, RECEIVE, {"sku": "TEA-1", "warehouse": "lyon", "quantity": 1}).status_code == 201
-    Token.objects.filter(user=user).delete()
+    AuthToken.objects.filter(user=user).delete()
     assert_error_format(post(client, RECEIVE, {"sku": "TEA-1", "warehouse": "lyon", "quantity": 1}), 401,
                         "authentication_failed")
 
@@ -236,3 +239,44 @@ def test_an_adjustment_is_two_statements_on_postgresql(warehouse_system, tea, ly
     tea.availability.refresh_from_db()
     assert (tea.availability.on_hand, tea.availability.change_seq) == (14, movements.last().pk)
 
+
+
+# --- Tokens: issued in the admin, kept as a hash -----------------------------------------------------
+
+
+def test_a_token_is_kept_only_as_its_hash_and_a_token_sharing_its_start_is_refused(tea):
+    user = staff_user()
+    stored, token = AuthToken.objects.create(user=user, expiry=None)
+    row = AuthToken.objects.filter(pk=stored.pk).values().get()
+    assert token not in [str(value) for value in row.values()]
+    forged = APIClient(HTTP_ACCEPT_LANGUAGE="en")
+    forged.credentials(HTTP_AUTHORIZATION=f"Token {token[:15]}{'0' * (len(token) - 15)}")
+    assert_error_format(post(forged, RECEIVE, {"sku": "TEA-1", "warehouse": "lyon", "quantity": 1}), 401,
+                        "authentication_failed")
+
+
+def test_staff_issue_a_token_in_the_admin_shown_once_that_then_works(client, tea):
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    system = staff_user(email="wms@bigstock.example")
+    response = client.post("/admin/inventory/stafftoken/add/", {"user": system.pk}, follow=True)
+    messages = " ".join(str(message) for message in response.context["messages"])
+    token = re.search(r"\b[0-9a-f]{64}\b", messages).group()  # shown once (the stored hash is 128 long)
+    assert "wms@bigstock.example" in messages
+    stored = AuthToken.objects.get(user=system)
+    assert stored.digest != token and token not in client.get("/admin/inventory/stafftoken/").content.decode()
+    api = APIClient(HTTP_ACCEPT_LANGUAGE="en")
+    api.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    assert post(api, RECEIVE, {"sku": "TEA-1", "warehouse": "lyon", "quantity": 1}).status_code == 201
+
+
+def test_tokens_issued_before_knox_keep_working_and_their_clear_copy_is_gone(tea):
+    from django.apps import apps
+    from rest_framework.authtoken.models import Token
+
+    migration = importlib.import_module("inventory.migrations.0005_staff_tokens_to_knox")
+    old = Token.objects.create(user=staff_user())
+    migration.to_knox(apps, None)
+    assert not Token.objects.exists()
+    api = APIClient(HTTP_ACCEPT_LANGUAGE="en")
+    api.credentials(HTTP_AUTHORIZATION=f"Token {old.key}")
+    assert post(api, RECEIVE, {"sku": "TEA-1", "warehouse": "lyon", "quantity": 1}).status_code == 201
