@@ -30,7 +30,10 @@ class InsufficientStock(Conflict):
     code = "insufficient_stock"
 
 
-class StockBelowZero(DomainError):
+class StockBelowZero(Conflict):
+    """Refused: the level would go below zero or below what is reserved for orders (409: the stock
+    as it is now conflicts with the change, not the request's form)."""
+
     code = "stock_below_zero"
 
 

@@ -143,7 +143,8 @@ class CountInput(_LevelInput):
 def _documented(summary: str, description: str, request, example: dict):
     return extend_schema_view(post=extend_schema(
         summary=summary, description=description, tags=TAGS, request=request,
-        responses={201: LevelSerializer, 400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer},
+        responses={201: LevelSerializer, 400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer,
+                   404: ErrorSerializer, 409: ErrorSerializer},
         examples=[OpenApiExample(summary, value=example, request_only=True)],
     ))
 
@@ -166,7 +167,7 @@ class StockOperationView(BaseAPIView):
         return Response(LevelSerializer(level).data, status=status.HTTP_201_CREATED)
 
 
-@_documented("Adjust stock", "A correction with its reason; never below what is reserved for orders (400 "
+@_documented("Adjust stock", "A correction with its reason; never below what is reserved for orders (409 "
              "`stock_below_zero` with the quantities).", AdjustmentInput,
              {"sku": "TEA-GREEN-100", "warehouse": "lyon", "delta": -2, "reason": "Broken in handling"})
 class AdjustmentView(StockOperationView):
@@ -181,7 +182,8 @@ class ReceiptView(StockOperationView):
     operation = services.receive
 
 
-@_documented("Count stock", "Stocktake: on hand becomes what was counted; never below what is reserved.",
+@_documented("Count stock", "Stocktake: on hand becomes what was counted; never below what is reserved (409 "
+             "`stock_below_zero`).",
              CountInput, {"sku": "TEA-GREEN-100", "warehouse": "lyon", "counted": 118})
 class CountView(StockOperationView):
     input_serializer = CountInput

@@ -129,9 +129,9 @@ def test_stock_reserved_for_orders_cannot_be_adjusted_or_counted_away(warehouse_
     removed = post(warehouse_system, ADJUST, {"sku": "TEA-1", "warehouse": "lyon", "delta": -5, "reason": "lost"})
     counted = post(warehouse_system, COUNT, {"sku": "TEA-1", "warehouse": "lyon", "counted": 6})
 
-    error = assert_error_format(removed, 400, "stock_below_zero")
+    error = assert_error_format(removed, 409, "stock_below_zero")
     assert "10 on hand, 8 reserved" in error["message"] and "at most 2" in error["message"]
-    assert_error_format(counted, 400, "stock_below_zero")
+    assert_error_format(counted, 409, "stock_below_zero")
     assert (level(tea, lyon).on_hand, level(tea, lyon).reserved) == (10, 8)
 
 
