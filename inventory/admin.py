@@ -476,7 +476,6 @@ class ImportJobAdmin(ReadOnlyModelAdmin):
         return response
 
 
-
 # --- The warehouse API's staff tokens ---------------------------------------------------------------
 
 admin.site.unregister(TokenProxy)  # DRF's tokens, kept in clear: no longer issued (knox keeps a hash)

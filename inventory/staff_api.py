@@ -2,8 +2,8 @@
 stock through the same services as the admin, each change written in the ledger with its reason.
 
 Not partner-facing: a partner's API key or session is refused here. Callers authenticate as a
-staff user, with a token (``Authorization: Token <token>``, issued in the admin under "Auth tokens",
-shown once and kept only as a hash: django-rest-knox) or their admin session, and need the
+staff user, with a token (``Authorization: Token <token>``, issued in the admin under "Warehouse API
+tokens", shown once and kept only as a hash: django-rest-knox) or their admin session, and need the
 ``inventory.change_stocklevel`` permission, as the admin's stock operations do.
 """
 
