@@ -50,7 +50,7 @@ def _shown(name: str, value):
 
     if name.endswith("_cents"):
         return name.removesuffix("_cents"), format_cents(value)
-    if name == "detail" and isinstance(value, list):
+    if name == "detail" and isinstance(value, list):  # a text: written out by a version before the parts
         return name, rails.describe(value)
     if name == "status" and value in StripeRefund.Status.values:
         return name, StripeRefund.Status(value).label.lower()

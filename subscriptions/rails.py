@@ -43,7 +43,7 @@ Parts = tuple[tuple[str, dict], ...]
 @dataclass(frozen=True)
 class Outcome:
     status: str  # "pending" (awaiting money), "succeeded", "failed", "requires_action"
-    parts: Parts = ()  # what the rail says: codes of ``DETAILS`` with their values
+    parts: Parts  # what the rail says: codes of ``DETAILS`` with their values (``Outcome.of``)
 
     @classmethod
     def of(cls, status: str, code: str, **values) -> "Outcome":
@@ -55,7 +55,7 @@ class Outcome:
     @property
     def detail(self) -> str:
         """What the rail says, in the active language."""
-        return describe(self.parts) or self.status
+        return describe(self.parts)
 
 
 def describe(parts) -> str:

@@ -279,7 +279,7 @@ def collect_invoice(*, invoice_id: int) -> rails.Outcome | None:
     if invoice.status != Invoice.Status.OPEN:
         return None
     outcome = rails.rail_for(invoice.subscription.rail).collect(invoice)
-    history.record(invoice, "collection", detail=outcome.parts or outcome.status)
+    history.record(invoice, "collection", detail=outcome.parts)
     return outcome
 
 
@@ -610,7 +610,7 @@ def issue_credit_note(*, invoice: Invoice, subtotal_cents: int, reason: str, des
         outcome = rails.rail_for(paid_through or invoice.subscription.rail).refund(note, refund)
         note.refunded_cents = refund
         note.save(update_fields=["refunded_cents"])
-        history.record(invoice, "refund", amount_cents=refund, detail=outcome.parts or outcome.status)
+        history.record(invoice, "refund", amount_cents=refund, detail=outcome.parts)
     audit.record(actor=actor, action="credit_note.issued", partner=invoice.partner, target=note,
                  data={"invoice": invoice.number, "total_cents": note.total_cents, "reason": reason})
     events.publish(partner=invoice.partner, type="credit_note.issued", data={
