@@ -38,7 +38,7 @@ def process_overdue_invoice(*, invoice_id: int, today: dt.date | None = None) ->
         subscription.past_due_since = invoice.due_date + dt.timedelta(days=1)
         subscription.grace_until = invoice.due_date + dt.timedelta(days=settings.BIGSTOCK_GRACE_DAYS)
         subscription.save(update_fields=["status", "past_due_since", "grace_until", "updated_at"])
-        history.record(invoice, "overdue", date=subscription.grace_until.strftime("%d/%m/%Y"))
+        history.record(invoice, "overdue", date=subscription.grace_until.isoformat())
         events.publish(partner=invoice.partner, type="invoice.overdue", data={
             "id": invoice.public_id, "number": invoice.number, "balance_cents": invoice.balance_cents,
             "due_date": invoice.due_date.isoformat()})

@@ -2,6 +2,9 @@
 written out when shown, in the reader's language, as an order's timeline is (``orders.timeline``).
 Lines written before this (``InvoiceEvent.message``) are shown as they were written."""
 
+import datetime as dt
+
+from django.utils import formats
 from django.utils.translation import gettext_lazy as _
 
 from bigstock.money import format_cents
@@ -35,8 +38,9 @@ def record(invoice, kind: str, **params) -> InvoiceEvent:
 
 
 def text(event: InvoiceEvent) -> str:
-    """The line in the active language: amounts given as ``<name>_cents`` are shown as ``<name>``, a
-    rail's ``detail`` (``rails.Outcome.parts``) and a Stripe refund's ``status`` are written out."""
+    """The line in the active language: amounts given as ``<name>_cents`` are shown as ``<name>``,
+    a ``date`` (ISO) as a date, a rail's ``detail`` (``rails.Outcome.parts``) and a Stripe refund's
+    ``status`` are written out."""
     if event.message:
         return event.message
     template = str(TEXTS[event.kind])
@@ -50,6 +54,11 @@ def _shown(name: str, value):
 
     if name.endswith("_cents"):
         return name.removesuffix("_cents"), format_cents(value)
+    if name == "date":
+        try:
+            return name, formats.date_format(dt.date.fromisoformat(value))
+        except ValueError:  # written out already (dd/mm/yyyy) by a version before this
+            return name, value
     if name == "detail" and isinstance(value, list):  # a text: written out by a version before the parts
         return name, rails.describe(value)
     if name == "status" and value in StripeRefund.Status.values:

@@ -2,6 +2,7 @@ import datetime as dt
 
 import pytest
 from django.core import mail
+from django.utils import translation
 
 from bigstock.models import PartnerEvent
 from partners.audit import SYSTEM
@@ -40,6 +41,11 @@ def test_the_whole_dunning_path_from_due_to_suspended_to_restored(settings, djan
     assert subscription.status == Subscription.Status.PAST_DUE and level() == "grace"
     assert subscription.grace_until == dt.date(2026, 3, 30)
     assert PartnerEvent.objects.filter(type="invoice.overdue").count() == 1
+    overdue = invoice.timeline.get(kind="overdue")  # its date is written out in the reader's language
+    with translation.override("en"):
+        assert overdue.text == "Overdue: the subscription is past due, service continues until March 30, 2026"
+    with translation.override("fr"):
+        assert overdue.text.endswith("30 mars 2026")
     assert not mail.outbox
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -68,3 +74,12 @@ def test_the_whole_dunning_path_from_due_to_suspended_to_restored(settings, djan
     changes = list(PartnerEvent.objects.filter(type="standing.changed").order_by("id")
                    .values_list("payload__standing", flat=True))
     assert changes == ["grace", "suspended", "active"]
+
+
+def test_an_overdue_line_written_before_dates_were_kept_as_iso_reads_as_it_was_written():
+    partner = MembershipFactory().partner
+    subscription = services.subscribe(partner=partner, plan=PlanFactory(), actor=SYSTEM, today=dt.date(2026, 3, 1))
+    invoice = Invoice.objects.get(subscription=subscription)
+    line = invoice.timeline.create(kind="overdue", params={"date": "30/03/2026"})
+    with translation.override("en"):
+        assert line.text == "Overdue: the subscription is past due, service continues until 30/03/2026"
