@@ -32,11 +32,11 @@ from bigstock.api import (
     validated,
 )
 from inventory.services import UnknownSku
-from partners.audit import Actor
+from partners.audit import Actor, shown_actor
 
 from . import services
 from .models import CarrierService, Order, OrderLine, Reservation, Shipment, ShipmentLine, Status
-from .views import latest_checks, shown_actor
+from .views import latest_checks
 
 TAGS = ["orders"]
 

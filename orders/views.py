@@ -25,6 +25,7 @@ from django.views.generic import FormView, ListView, TemplateView
 from bigstock.errors import DomainError
 from inventory import services as inventory
 from inventory.models import Product
+from partners.audit import shown_actor
 from partners.portal import PortalAction, PortalPage
 
 from . import imports, selectors, services, states
@@ -44,13 +45,6 @@ def latest_checks(order: Order) -> list[CheckResult]:
     results = list(order.check_results.all())
     latest = max((result.run for result in results), default=0)
     return sorted((r for r in results if r.run == latest), key=lambda r: (r.passed, r.severity != "block", r.pk))
-
-
-def shown_actor(label: str) -> str:
-    """Who did it, as a partner reads it: BigStock's staff and machinery are "BigStock"."""
-    if label == "system" or label.endswith("(staff)"):
-        return "BigStock"
-    return label
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from django.utils.translation import ngettext
 
 from bigstock.admin import ReadOnlyAdminMixin, ReadOnlyModelAdmin
 
-from . import services
+from . import audit, services
 from .audit import Actor, client_ip
 from .models import ApiKey, AuditLogEntry, Invitation, Membership, Partner, User
 
@@ -184,13 +184,28 @@ class InvitationAdmin(ReadOnlyModelAdmin):
               "accepted_by", "revoked_at"]
 
 
+class AuditActionFilter(admin.SimpleListFilter):
+    title = _("action")
+    parameter_name = "action"
+
+    def lookups(self, request, model_admin):
+        return sorted(((action, audit.action_label(action)) for action in audit.ACTIONS), key=lambda lookup: lookup[1])
+
+    def queryset(self, request, queryset):
+        return queryset.filter(action=self.value()) if self.value() else queryset
+
+
 @admin.register(AuditLogEntry)
 class AuditLogEntryAdmin(ReadOnlyModelAdmin):
-    list_display = ["created_at", "partner", "actor_label", "action", "target_label", "ip_address"]
-    list_filter = ["action", ("partner", admin.RelatedOnlyFieldListFilter)]
+    list_display = ["created_at", "partner", "actor_label", "shown_action", "target_label", "ip_address"]
+    list_filter = [AuditActionFilter, ("partner", admin.RelatedOnlyFieldListFilter)]
     list_select_related = ["partner"]
     search_fields = ["actor_label", "action", "target_id", "target_label", "partner__legal_name",
                      "partner__public_id", "ip_address"]
     date_hierarchy = "created_at"
     fields = ["created_at", "partner", "actor_label", "actor_user", "actor_api_key", "ip_address", "action",
               "target_type", "target_id", "target_label", "data"]
+
+    @admin.display(description=_("action"), ordering="action")
+    def shown_action(self, entry):
+        return audit.action_label(entry.action)

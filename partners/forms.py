@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from bigstock.events import EVENT_TYPES
 
-from . import roles
+from . import audit, roles
 from .models import ApiKey, Partner, Role, User
 from .services import PROFILE_FIELDS
 
@@ -137,4 +137,5 @@ class AuditLogFilterForm(forms.Form):
 
     def __init__(self, *args, actions: list[str], **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["action"].choices = [("", _("All actions")), *[(action, action) for action in actions]]
+        labelled = sorted(((action, audit.action_label(action)) for action in actions), key=lambda choice: choice[1])
+        self.fields["action"].choices = [("", _("All actions")), *labelled]

@@ -17,7 +17,7 @@ from django.views.generic import FormView, ListView, TemplateView
 from bigstock.errors import DomainError
 from bigstock.models import WebhookDelivery, WebhookEndpoint
 
-from . import services
+from . import audit, services
 from .audit import Actor
 from .forms import (
     ApiKeyForm,
@@ -398,7 +398,12 @@ class AuditLogView(PortalPage, ListView):
 
     def get_context_data(self, **kwargs):
         query = urlencode({"action": self.filter_form.cleaned_data["action"]}) if self.filter_form.is_valid() else ""
-        return super().get_context_data(filter_form=self.filter_form, filter_query=query, **kwargs)
+        context = super().get_context_data(filter_form=self.filter_form, filter_query=query, **kwargs)
+        for entry in context["entries"]:  # as the partner reads them, in their language
+            entry.shown_action = audit.action_label(entry.action)
+            entry.shown_actor = audit.shown_actor(entry.actor_label)
+            entry.shown_target_type = audit.target_type_label(entry.target_type)
+        return context
 
 
 class SwitchPartnerView(LoginRequiredMixin, View):

@@ -32,12 +32,30 @@ def test_owner_sees_the_partners_entries_but_never_another_partners(client):
     response = client.get("/audit-log/")
     assert response.status_code == 200
     html = response.content.decode()
-    assert "api_key.created" in html
+    assert "API key created" in html
     assert "203.0.113.7" in html
     assert owner.user.email in html
-    assert "api_key.revoked" not in html
+    assert "API key revoked" not in html and "api_key.revoked" not in html
     assert "198.51.100.9" not in html
     assert {entry.partner_id for entry in response.context["entries"]} == {owner.partner.pk}
+
+
+def test_entries_read_in_the_partners_language_with_bigstock_for_its_staff_and_machinery(client):
+    owner = _login(client)
+    staff = UserFactory(is_staff=True)
+    audit.record(actor=Actor(user=staff), action="partner.suspended", partner=owner.partner, target=owner.partner)
+    audit.record(actor=audit.SYSTEM, action="payment.recorded", partner=owner.partner, target=owner.partner)
+    rows = client.get("/audit-log/", HTTP_ACCEPT_LANGUAGE="fr").content.decode().split("<tbody>")[1]
+    assert "Compte suspendu" in rows and "Paiement enregistré" in rows and "(partenaire)" in rows
+    assert "BigStock" in rows and staff.email not in rows and "system" not in rows
+    assert "partner.suspended" not in rows
+    options = client.get("/audit-log/").content.decode().split("<tbody>")[0]
+    assert '<option value="partner.suspended">Account suspended</option>' in options
+
+
+def test_an_unknown_action_is_refused_so_that_every_entry_has_its_words():
+    with pytest.raises(ValueError, match="unknown audit action"):
+        audit.record(actor=audit.SYSTEM, action="api_key.renamed", partner=None)
 
 
 def test_admin_and_member_get_403(client):
