@@ -4,21 +4,27 @@ from django.conf import settings
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext_lazy as _
 
-# (url name, label). A section appears as "coming soon" until its URL exists.
+from partners import roles
+
+# (url name, label, the permission its page needs). A section appears as "coming soon" until its
+# URL exists; a team member sees only the sections their role opens.
 NAVIGATION = [
-    ("partners:dashboard", _("Dashboard")),
-    ("inventory:catalogue", _("Catalogue & stock")),
-    ("orders:list", _("Orders")),
-    ("subscriptions:billing", _("Billing")),
-    ("support:tickets", _("Support")),
-    ("partners:team", _("Team")),
-    ("partners:api", _("API & webhooks")),
+    ("partners:dashboard", _("Dashboard"), None),
+    ("inventory:catalogue", _("Catalogue & stock"), None),
+    ("orders:list", _("Orders"), None),
+    ("subscriptions:billing", _("Billing"), None),
+    ("support:tickets", _("Support"), None),
+    ("partners:team", _("Team"), None),
+    ("partners:api", _("API & webhooks"), "manage_api_keys"),
 ]
 
 
 def _navigation(request):
+    membership = getattr(request, "membership", None)
     items = []
-    for url_name, label in NAVIGATION:
+    for url_name, label, permission in NAVIGATION:
+        if permission and membership is not None and not roles.can(membership, permission):
+            continue
         try:
             url = reverse(url_name)
         except NoReverseMatch:

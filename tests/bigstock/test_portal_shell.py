@@ -1,5 +1,8 @@
+import re
+
 import pytest
 
+from partners.models import Role
 from tests.factories import MembershipFactory
 
 pytestmark = pytest.mark.django_db
@@ -41,6 +44,18 @@ def test_dashboard_shows_every_section_of_the_navigation(client):
     ]:
         assert label in html, label
     assert 'aria-current="page"' in html
+
+
+@pytest.mark.parametrize("role", [Role.OWNER, Role.ADMIN, Role.MEMBER])
+def test_every_section_in_the_navigation_opens_for_the_role_that_sees_it(client, role):
+    client.force_login(MembershipFactory(role=role).user)
+    html = client.get("/", HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    navigation = html.split('aria-label="Principale"')[1].split("</nav>")[0]
+    links = re.findall(r'href="(/[^"]*)"', navigation)
+    assert len(links) == (6 if role == Role.MEMBER else 7)
+    assert ("API et webhooks" in navigation) is (role != Role.MEMBER)
+    for link in links:
+        assert client.get(link).status_code == 200, link
 
 
 def test_unknown_portal_page_is_a_friendly_404(client):
