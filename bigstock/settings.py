@@ -245,6 +245,8 @@ REST_FRAMEWORK = {
         "subscriptions.permissions.StandingAllowsWrites",
     ],
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "bigstock.renderers.ContentNegotiation",
+    "DEFAULT_PARSER_CLASSES": ["bigstock.parsers.JSONParser", "rest_framework.parsers.FormParser",
+                               "bigstock.parsers.MultiPartParser"],
     "DEFAULT_THROTTLE_CLASSES": ["partners.throttling.PartnerRateThrottle"],
     "DEFAULT_PAGINATION_CLASS": "bigstock.pagination.CursorPagination",
     "PAGE_SIZE": 50,

@@ -18,12 +18,13 @@ from drf_spectacular.utils import (
 )
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
 from bigstock.api import PartnerScopedViewSet, PublicIdField, error_examples, error_responses
 from bigstock.pagination import CursorPagination
+from bigstock.parsers import JSONParser, MultiPartParser
 from bigstock.renderers import FileNegotiation
 from partners.audit import Actor
 from partners.permissions import PartnerAccess

@@ -1,6 +1,6 @@
 import pytest
 
-from tests.factories import UserFactory
+from tests.factories import MembershipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -60,6 +60,30 @@ def test_malformed_json_is_a_parse_error(client):
     client.force_login(UserFactory())
     response = client.post("/api/v1/test-echo", "{not json", content_type="application/json")
     assert_error_format(response, 400, "parse_error")
+
+
+@pytest.mark.urls("tests.bigstock.urls")
+@pytest.mark.parametrize(("body", "language", "message"), [
+    ('{"name": "a",\n "quantity" 2}', "en", "The request body is not valid JSON: a colon was expected at line 2, "
+                                             "column 13."),
+    ('{"name": "a"} x', "fr", "Le corps de la requête n'est pas du JSON valide : texte inattendu après le JSON à "
+                              "la ligne 1, colonne 15."),
+    ('{"quantity": NaN}', "en", "The request body is not valid JSON: numbers must be finite (no NaN or Infinity)."),
+    (b'\xff{}', "en", "The request body is not valid UTF-8 text."),
+])
+def test_unreadable_json_is_explained_in_the_callers_language(client, body, language, message):
+    client.force_login(UserFactory())
+    response = client.post("/api/v1/test-echo", body, content_type="application/json", HTTP_ACCEPT_LANGUAGE=language)
+    assert assert_error_format(response, 400, "parse_error")["message"] == message
+
+
+def test_an_unreadable_multipart_body_is_explained(client):
+    client.force_login(MembershipFactory().user)
+    response = client.post("/api/v1/tickets", b"--x\r\n", content_type="multipart/form-data",
+                           HTTP_ACCEPT_LANGUAGE="en")
+    error = assert_error_format(response, 400, "parse_error")
+    assert error["message"] == ("The request body is not a valid multipart form: check its Content-Type boundary "
+                                "and its parts.")
 
 
 @pytest.mark.urls("tests.bigstock.urls")
