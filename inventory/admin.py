@@ -8,7 +8,9 @@ Catalogue data (names, prices, warehouses) and receipts still expected are edite
 """
 
 import csv
+from urllib.parse import urlencode
 
+from django.apps import apps
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import models
@@ -17,6 +19,7 @@ from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.html import format_html
 from django.utils.translation import get_language, gettext_lazy, ngettext
 from django.utils.translation import gettext as _
 from knox.admin import AuthTokenAdmin
@@ -277,7 +280,21 @@ class StockMovementAdmin(ReadOnlyModelAdmin):
 
     @admin.display(description=gettext_lazy("reference"))
     def reference(self, movement):
-        return f"{movement.reference_type} {movement.reference_id}".strip() or "—"
+        """What caused the movement, by its kind in the reader's language, linked to it in the admin."""
+        if not movement.reference_type:
+            return "—"
+        target = MOVEMENT_REFERENCES.get(movement.reference_type)
+        if target is None:
+            return f"{movement.reference_type} {movement.reference_id}"
+        model = apps.get_model(*target)
+        changelist = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+        return format_html('<a href="{}?{}">{} {}</a>', changelist, urlencode({"q": movement.reference_id}),
+                           model._meta.verbose_name, movement.reference_id)
+
+
+# A movement's ``reference_type`` -> the model it names (found in its admin by the reference id).
+MOVEMENT_REFERENCES = {"order": ("orders", "Order"), "receipt": ("inventory", "Receipt"),
+                       "import": ("inventory", "ImportJob")}
 
 
 # --- Receipts -----------------------------------------------------------------------------------------

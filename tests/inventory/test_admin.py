@@ -11,8 +11,9 @@ from django.utils import timezone
 
 from inventory import receiving, reorder
 from inventory.models import ImportJob, Product, ProductAvailability, Receipt, StockLevel, StockMovement
+from orders.models import Order
 from partners.audit import SYSTEM
-from tests.factories import UserFactory, WarehouseFactory, make_product
+from tests.factories import PartnerFactory, UserFactory, WarehouseFactory, make_product, submit
 
 pytestmark = pytest.mark.django_db
 
@@ -130,6 +131,18 @@ def test_movements_are_read_only_and_filterable(client, staff, lyon):
                        {"post": "yes"}).status_code == 403
     assert StockMovement.objects.get(pk=movement.pk).reason == ""
     assert mug.levels.count() == 2
+
+
+def test_a_movement_names_what_caused_it_in_the_readers_language_with_a_link_to_it(client, staff, lyon):
+    make_product("MUG-1", stock={lyon: 10})
+    order = submit(PartnerFactory(), ("MUG-1", 2))
+    reservation = StockMovement.objects.get(reference_type="order")
+    assert reservation.reference_id == order.public_id
+    html = client.get(reverse("admin:inventory_stockmovement_changelist"), HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    link = f'<a href="{reverse("admin:orders_order_changelist")}?q={order.public_id}">commande {order.public_id}</a>'
+    assert link in html
+    found = client.get(reverse("admin:orders_order_changelist"), {"q": order.public_id}).context["cl"].result_list
+    assert list(found) == [Order.objects.get(pk=order.pk)]
 
 
 # --- Receipts -------------------------------------------------------------------------------------
