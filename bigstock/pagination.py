@@ -1,4 +1,19 @@
-from rest_framework import pagination
+"""How the API's lists are paged: by cursor, newest first, with the feed's refusals for a bad
+``limit`` or ``cursor`` (400 in the error format, never a silent default or a 404)."""
+
+from django.utils.translation import gettext as _
+from rest_framework import exceptions, pagination
+
+from .errors import DomainError
+
+
+class InvalidCursor(DomainError):
+    code = "invalid_cursor"
+
+
+def invalid_cursor() -> InvalidCursor:
+    return InvalidCursor(_("This cursor is not valid: follow the `next` link of a previous page."),
+                         fields={"cursor": [_("Not a cursor from this API.")]})
 
 
 class CursorPagination(pagination.CursorPagination):
@@ -7,3 +22,18 @@ class CursorPagination(pagination.CursorPagination):
     ordering = "-created_at"
     page_size_query_param = "limit"
     max_page_size = 200
+
+    def get_page_size(self, request):
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= self.max_page_size:
+            raise exceptions.ValidationError(
+                {self.page_size_query_param: [_("A whole number from 1 to %(max)d.") % {"max": self.max_page_size}]})
+        return int(raw)
+
+    def decode_cursor(self, request):
+        try:
+            return super().decode_cursor(request)
+        except exceptions.NotFound:  # DRF's answer to a cursor it cannot read
+            raise invalid_cursor() from None

@@ -31,8 +31,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from bigstock import events, sql
-from bigstock.errors import DomainError
+from bigstock import events, pagination, sql
 from bigstock.models import WebhookEndpoint
 from partners.models import Partner
 
@@ -70,8 +69,7 @@ _PG_SETTLED_BEFORE = (
 )
 
 
-class InvalidCursor(DomainError):
-    code = "invalid_cursor"
+InvalidCursor = pagination.InvalidCursor  # the API's one refusal of a cursor
 
 
 # --- Cursors ------------------------------------------------------------------------------------
@@ -88,8 +86,7 @@ def decode_position(cursor: str) -> dict:
     except (ValueError, binascii.Error):  # orjson.JSONDecodeError is a ValueError
         position = None
     if not isinstance(position, dict):
-        raise InvalidCursor(_("This cursor is not valid: follow the `next` link of a previous page."),
-                            fields={"cursor": [_("Not a cursor from this API.")]})
+        raise pagination.invalid_cursor()
     return position
 
 

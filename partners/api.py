@@ -32,8 +32,8 @@ from bigstock.api import (
     error_examples,
     error_responses,
 )
-from bigstock.errors import DomainError
 from bigstock.models import PartnerEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from bigstock.pagination import InvalidCursor
 
 from . import services
 from .audit import Actor
@@ -361,10 +361,6 @@ class WebhookDeliveryViewSet(mixins.RetrieveModelMixin, PartnerViewSet):
 EVENT_SETTLE_DELAY = dt.timedelta(seconds=5)
 EVENTS_DEFAULT_LIMIT = 100
 EVENTS_MAX_LIMIT = 200
-
-
-class InvalidCursor(DomainError):
-    code = "invalid_cursor"
 
 
 class EventQuerySerializer(serializers.Serializer):

@@ -285,6 +285,19 @@ def test_the_list_pages_with_a_cursor_in_a_fixed_number_of_statements(caller, st
     assert len(seen) == 30
 
 
+@pytest.mark.parametrize("query", [{"limit": "abc"}, {"limit": "0"}, {"limit": "201"}, {"limit": "-1"},
+                                   {"cursor": "garbage"}, {"cursor": "%ff"}])
+def test_a_bad_limit_or_cursor_is_refused_as_the_stock_feed_refuses_it(caller, stock, query):
+    submit_order(caller.partner, ("TEA-1", 1))
+    response = caller.client.get("/api/v1/orders", query)
+    if "limit" in query:
+        error = assert_error_format(response, 400, "invalid")
+        assert error["fields"] == {"limit": ["A whole number from 1 to 200."]}
+    else:
+        error = assert_error_format(response, 400, "invalid_cursor")
+        assert error["message"] == "This cursor is not valid: follow the `next` link of a previous page."
+
+
 def test_an_order_shows_lines_reservations_checks_timeline_and_shipments(caller, stock):
     order = submit_order(caller.partner, ("TEA-1", 2), ("CUP-1", 1), ship_to={"postcode": "690"})
     services.process_order(order_id=order.pk)
