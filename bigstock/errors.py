@@ -122,7 +122,9 @@ def is_api_request(request) -> bool:
 
 
 def json_error(request, code: str, message: str, status_code: int) -> JsonResponse:
-    response = JsonResponse(error_body(code, message), status=status_code)
+    # Written as the API's renderer writes: compact, UTF-8 (not \u escapes).
+    response = JsonResponse(error_body(code, message), status=status_code,
+                            json_dumps_params={"ensure_ascii": False, "separators": (",", ":")})
     request_id = getattr(request, "request_id", None)
     if request_id:
         response["X-Request-ID"] = request_id

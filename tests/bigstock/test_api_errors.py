@@ -21,6 +21,12 @@ def test_unknown_api_url_answers_404_in_the_error_format(client, url):
     assert_error_format(client.post(url, {}), 404, "not_found")
 
 
+def test_an_unknown_url_is_written_as_every_other_answer_compact_and_in_utf8(client):
+    response = client.get("/api/v1/nowhere", HTTP_ACCEPT_LANGUAGE="fr")
+    assert response.content.decode() == ('{"error":{"code":"not_found","message":"Aucun point d\'accès de l\'API à '
+                                         'cette adresse.","fields":{}}}')
+
+
 def test_unsupported_method_answers_405_in_the_error_format(client):
     assert_error_format(client.delete("/api/v1/"), 405, "method_not_allowed")
 
