@@ -39,5 +39,7 @@ class PublicIdDefault:
 
 def public_id_field(prefix: str):
     from django.db import models
+    from django.utils.translation import gettext_lazy as _
 
-    return models.CharField(max_length=40, unique=True, editable=False, default=PublicIdDefault(prefix))
+    return models.CharField(_("public id"), max_length=40, unique=True, editable=False,
+                            default=PublicIdDefault(prefix))

@@ -13,16 +13,18 @@ class IdempotencyRecord(models.Model):
     taken over after ``STALE_AFTER``).
     """
 
-    scope = models.CharField(max_length=80)
-    key = models.CharField(max_length=255)
-    method = models.CharField(max_length=10)
-    path = models.CharField(max_length=500)
-    request_hash = models.CharField(max_length=64)
-    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
-    response_body = models.JSONField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    scope = models.CharField(_("caller"), max_length=80)
+    key = models.CharField(_("idempotency key"), max_length=255)
+    method = models.CharField(_("HTTP method"), max_length=10)
+    path = models.CharField(_("path"), max_length=500)
+    request_hash = models.CharField(_("request hash"), max_length=64)
+    response_status = models.PositiveSmallIntegerField(_("response status code"), null=True, blank=True)
+    response_body = models.JSONField(_("response body"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
 
     class Meta:
+        verbose_name = _("idempotency record")
+        verbose_name_plural = _("idempotency records")
         constraints = [models.UniqueConstraint(fields=["scope", "key"], name="idempotency_unique_scope_key")]
 
     def __str__(self) -> str:
@@ -37,11 +39,13 @@ class PartnerEvent(PartnerOwned):
     """
 
     public_id = public_id_field("evt")
-    type = models.CharField(max_length=60)
-    payload = models.JSONField(default=dict)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    type = models.CharField(_("type"), max_length=60)
+    payload = models.JSONField(_("payload"), default=dict)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
 
     class Meta:
+        verbose_name = _("event")
+        verbose_name_plural = _("events")
         indexes = [models.Index(fields=["partner", "id"], name="event_partner_id"),
                    models.Index(fields=["type"], name="event_type")]  # no pattern-matching twin (db_index)
 
@@ -57,11 +61,11 @@ class WebhookEndpoint(PartnerOwned):
     description = models.CharField(_("description"), max_length=200, blank=True)
     event_types = models.JSONField(_("event types"), default=list, blank=True, help_text=_("Empty: every event."))
     enabled = models.BooleanField(_("enabled"), default=True)
-    secret = models.CharField(max_length=80, editable=False)
-    failing_since = models.DateTimeField(null=True, blank=True)
-    disabled_reason = models.CharField(max_length=200, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    secret = models.CharField(_("signing secret"), max_length=80, editable=False)
+    failing_since = models.DateTimeField(_("failing since"), null=True, blank=True)
+    disabled_reason = models.CharField(_("reason for disabling"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         verbose_name = _("webhook endpoint")
@@ -83,15 +87,18 @@ class WebhookDelivery(PartnerOwned):
         FAILED = "failed", _("Failed")
 
     public_id = public_id_field("whd")
-    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
-    event = models.ForeignKey(PartnerEvent, on_delete=models.CASCADE, related_name="deliveries")
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
-    attempt_count = models.PositiveSmallIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
-    locked_until = models.DateTimeField(null=True, blank=True)
-    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries",
+                                 verbose_name=_("webhook endpoint"))
+    event = models.ForeignKey(PartnerEvent, on_delete=models.CASCADE, related_name="deliveries",
+                              verbose_name=_("event"))
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING,
+                              db_index=True)
+    attempt_count = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True, db_index=True)
+    locked_until = models.DateTimeField(_("locked until"), null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(_("last response status code"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         verbose_name = _("webhook delivery")
@@ -104,14 +111,17 @@ class WebhookDelivery(PartnerOwned):
 class WebhookAttempt(models.Model):
     """One HTTP request of a delivery: what came back and how long it took."""
 
-    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="attempts")
-    attempted_at = models.DateTimeField(auto_now_add=True)
-    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    duration_ms = models.PositiveIntegerField(default=0)
-    response_body = models.TextField(blank=True)
-    error = models.CharField(max_length=300, blank=True)
+    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="attempts",
+                                 verbose_name=_("webhook delivery"))
+    attempted_at = models.DateTimeField(_("attempted at"), auto_now_add=True)
+    status_code = models.PositiveSmallIntegerField(_("response status code"), null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(_("duration (ms)"), default=0)
+    response_body = models.TextField(_("response body"), blank=True)
+    error = models.CharField(_("error"), max_length=300, blank=True)
 
     class Meta:
+        verbose_name = _("webhook delivery attempt")
+        verbose_name_plural = _("webhook delivery attempts")
         ordering = ["-attempted_at", "-id"]
 
     def __str__(self) -> str:

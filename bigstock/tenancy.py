@@ -10,6 +10,7 @@
 """
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class PartnerQuerySet(models.QuerySet):
@@ -20,7 +21,8 @@ class PartnerQuerySet(models.QuerySet):
 
 
 class PartnerOwned(models.Model):
-    partner = models.ForeignKey("partners.Partner", on_delete=models.PROTECT, related_name="+")
+    partner = models.ForeignKey("partners.Partner", on_delete=models.PROTECT, related_name="+",
+                                verbose_name=_("partner"))
 
     objects = PartnerQuerySet.as_manager()
 

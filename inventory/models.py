@@ -77,8 +77,8 @@ class Product(Bilingual, models.Model):
     vat_class = models.CharField(_("VAT rate"), max_length=14, choices=VatClass.choices, default=VatClass.STANDARD)
     is_active = models.BooleanField(_("active"), default=True, db_index=True)
     image_url = models.URLField(_("image URL"), blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         verbose_name = _("product")
@@ -97,13 +97,15 @@ class StockLevel(models.Model):
     """Units of a product in a warehouse: ``available = on_hand - reserved``, never negative.
     Changed only by ``inventory.services``, each change a ``StockMovement`` in the same transaction."""
 
-    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="levels")
-    warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="levels")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="levels",
+                                verbose_name=_("product"))
+    warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="levels",
+                                  verbose_name=_("warehouse"))
     on_hand = models.IntegerField(_("on hand"), default=0)
     reserved = models.IntegerField(_("reserved"), default=0)
     reorder_point = models.PositiveIntegerField(_("reorder point"), default=0)
     reorder_target = models.PositiveIntegerField(_("reorder target"), default=0)
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         verbose_name = _("stock level")
@@ -127,13 +129,14 @@ class ProductAvailability(models.Model):
     """The feed's row for a product: totals over every warehouse, and the ledger position of
     its last change (the feed's change cursor). Kept in the same transaction as the levels."""
 
-    product = models.OneToOneField(Product, on_delete=models.CASCADE, primary_key=True, related_name="availability")
-    sku = models.CharField(max_length=64, unique=True)
-    on_hand = models.IntegerField(default=0)
-    reserved = models.IntegerField(default=0)
-    available = models.IntegerField(default=0)
-    change_seq = models.BigIntegerField(default=0, db_index=True)
-    changed_at = models.DateTimeField(auto_now=True)
+    product = models.OneToOneField(Product, on_delete=models.CASCADE, primary_key=True,
+                                   related_name="availability", verbose_name=_("product"))
+    sku = models.CharField(_("SKU"), max_length=64, unique=True)
+    on_hand = models.IntegerField(_("on hand"), default=0)
+    reserved = models.IntegerField(_("reserved"), default=0)
+    available = models.IntegerField(_("available"), default=0)
+    change_seq = models.BigIntegerField(_("ledger position"), default=0, db_index=True)
+    changed_at = models.DateTimeField(_("changed at"), auto_now=True)
 
     class Meta:
         verbose_name = _("product availability")
@@ -155,18 +158,20 @@ class StockMovement(models.Model):
         RETURN = "return", _("Return")
         COUNT = "count", _("Stocktake")
 
-    level = models.ForeignKey(StockLevel, on_delete=models.PROTECT, related_name="movements")
-    kind = models.CharField(max_length=12, choices=Kind.choices)
-    on_hand_delta = models.IntegerField(default=0)
-    reserved_delta = models.IntegerField(default=0)
-    on_hand_after = models.IntegerField()
-    reserved_after = models.IntegerField()
+    level = models.ForeignKey(StockLevel, on_delete=models.PROTECT, related_name="movements",
+                              verbose_name=_("stock level"))
+    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
+    on_hand_delta = models.IntegerField(_("on hand change"), default=0)
+    reserved_delta = models.IntegerField(_("reserved change"), default=0)
+    on_hand_after = models.IntegerField(_("on hand after"))
+    reserved_after = models.IntegerField(_("reserved after"))
     reason = models.CharField(_("reason"), max_length=300, blank=True)
     actor_label = models.CharField(_("by"), max_length=200)
-    partner = models.ForeignKey("partners.Partner", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    reference_type = models.CharField(max_length=30, blank=True)
-    reference_id = models.CharField(max_length=60, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    partner = models.ForeignKey("partners.Partner", on_delete=models.PROTECT, null=True, blank=True,
+                                related_name="+", verbose_name=_("partner"))
+    reference_type = models.CharField(_("reference type"), max_length=30, blank=True)
+    reference_id = models.CharField(_("reference"), max_length=60, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
 
     class Meta:
         verbose_name = _("stock movement")
@@ -201,10 +206,11 @@ class Receipt(models.Model):
     public_id = public_id_field("rcp")
     supplier = models.CharField(_("supplier"), max_length=200)
     reference = models.CharField(_("supplier reference"), max_length=100, blank=True)
-    warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="receipts")
+    warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="receipts",
+                                  verbose_name=_("warehouse"))
     expected_on = models.DateField(_("expected on"), db_index=True)
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.EXPECTED)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("receipt")
@@ -216,12 +222,16 @@ class Receipt(models.Model):
 
 
 class ReceiptLine(models.Model):
-    receipt = models.ForeignKey(Receipt, on_delete=models.CASCADE, related_name="lines")
-    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="incoming")
+    receipt = models.ForeignKey(Receipt, on_delete=models.CASCADE, related_name="lines",
+                                verbose_name=_("receipt"))
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="incoming",
+                                verbose_name=_("product"))
     quantity_expected = models.PositiveIntegerField(_("expected"))
     quantity_received = models.PositiveIntegerField(_("received"), default=0)
 
     class Meta:
+        verbose_name = _("receipt line")
+        verbose_name_plural = _("receipt lines")
         constraints = [
             models.UniqueConstraint(fields=["receipt", "product"], name="receipt_line_unique_product"),
         ]
@@ -292,8 +302,8 @@ class StockChangePublication(models.Model):
     """Where the ``stock.changed`` batcher stopped: changes up to ``last_change_seq`` (a
     ``ProductAvailability.change_seq``) were published. One row, locked by each batch."""
 
-    last_change_seq = models.BigIntegerField(default=0)
-    published_at = models.DateTimeField(null=True, blank=True)
+    last_change_seq = models.BigIntegerField(_("last change published"), default=0)
+    published_at = models.DateTimeField(_("published at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("stock.changed publication")

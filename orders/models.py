@@ -55,21 +55,22 @@ class Order(PartnerOwned):
     carrier_service = models.CharField(_("carrier service"), max_length=10, choices=CarrierService.choices,
                                        default=CarrierService.STANDARD)
     backorder = models.BooleanField(_("backorder missing quantities"), default=False)
-    source = models.CharField(max_length=10, default="api")  # api, portal, csv
-    currency = models.CharField(max_length=3, default="EUR")
-    subtotal_cents = models.PositiveIntegerField(default=0)
+    source = models.CharField(_("source"), max_length=10, default="api")  # api, portal, csv
+    currency = models.CharField(_("currency"), max_length=3, default="EUR")
+    subtotal_cents = models.PositiveIntegerField(_("subtotal excl. VAT (cents)"), default=0)
     # Processing: which queue, and when each step happened (the delays are measured from these).
-    dispatch_state = models.CharField(max_length=8, choices=DispatchState.choices, default=DispatchState.WAITING)
-    queue = models.CharField(max_length=10, blank=True)
-    dispatched_at = models.DateTimeField(null=True, blank=True)
-    submitted_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    checked_at = models.DateTimeField(null=True, blank=True)
-    shipped_at = models.DateTimeField(null=True, blank=True)
-    delivered_at = models.DateTimeField(null=True, blank=True)
-    cancelled_at = models.DateTimeField(null=True, blank=True)
-    created_by_label = models.CharField(max_length=200, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    dispatch_state = models.CharField(_("processing state"), max_length=8, choices=DispatchState.choices,
+                                      default=DispatchState.WAITING)
+    queue = models.CharField(_("queue"), max_length=10, blank=True)
+    dispatched_at = models.DateTimeField(_("queued at"), null=True, blank=True)
+    submitted_at = models.DateTimeField(_("submitted at"), auto_now_add=True, db_index=True)
+    checked_at = models.DateTimeField(_("checked at"), null=True, blank=True)
+    shipped_at = models.DateTimeField(_("shipped at"), null=True, blank=True)
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+    cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
+    created_by_label = models.CharField(_("created by"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         verbose_name = _("order")
@@ -89,16 +90,20 @@ class Order(PartnerOwned):
 
 
 class OrderLine(models.Model):
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
-    product = models.ForeignKey("inventory.Product", on_delete=models.PROTECT, related_name="+")
-    sku = models.CharField(max_length=64)
-    quantity = models.PositiveIntegerField()
-    quantity_reserved = models.PositiveIntegerField(default=0)
-    quantity_shipped = models.PositiveIntegerField(default=0)
-    unit_price_cents = models.PositiveIntegerField(help_text=_("The partner's price at submission, frozen."))
-    position = models.PositiveSmallIntegerField(default=0)
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines", verbose_name=_("order"))
+    product = models.ForeignKey("inventory.Product", on_delete=models.PROTECT, related_name="+",
+                                verbose_name=_("product"))
+    sku = models.CharField(_("SKU"), max_length=64)
+    quantity = models.PositiveIntegerField(_("quantity"))
+    quantity_reserved = models.PositiveIntegerField(_("quantity reserved"), default=0)
+    quantity_shipped = models.PositiveIntegerField(_("quantity shipped"), default=0)
+    unit_price_cents = models.PositiveIntegerField(_("unit price excl. VAT (cents)"),
+                                                   help_text=_("The partner's price at submission, frozen."))
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
 
     class Meta:
+        verbose_name = _("order line")
+        verbose_name_plural = _("order lines")
         ordering = ["position", "pk"]
         constraints = [
             models.CheckConstraint(condition=Q(quantity__gt=0), name="order_line_positive"),
@@ -126,12 +131,19 @@ class Reservation(models.Model):
         RELEASED = "released", _("Released")
         SHIPPED = "shipped", _("Shipped")
 
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="reservations")
-    line = models.ForeignKey(OrderLine, on_delete=models.CASCADE, related_name="reservations")
-    level = models.ForeignKey("inventory.StockLevel", on_delete=models.PROTECT, related_name="+")
-    warehouse_code = models.CharField(max_length=20)
-    quantity = models.PositiveIntegerField()
-    state = models.CharField(max_length=8, choices=State.choices, default=State.HELD)
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="reservations",
+                              verbose_name=_("order"))
+    line = models.ForeignKey(OrderLine, on_delete=models.CASCADE, related_name="reservations",
+                             verbose_name=_("order line"))
+    level = models.ForeignKey("inventory.StockLevel", on_delete=models.PROTECT, related_name="+",
+                              verbose_name=_("stock level"))
+    warehouse_code = models.CharField(_("warehouse code"), max_length=20)
+    quantity = models.PositiveIntegerField(_("quantity"))
+    state = models.CharField(_("state"), max_length=8, choices=State.choices, default=State.HELD)
+
+    class Meta:
+        verbose_name = _("reservation")
+        verbose_name_plural = _("reservations")
 
     def __str__(self) -> str:
         return f"{self.quantity} x {self.line.sku} @ {self.warehouse_code} ({self.state})"
@@ -144,16 +156,19 @@ class CheckResult(models.Model):
         BLOCK = "block", _("Blocks the order")
         WARN = "warn", _("Warning")
 
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="check_results")
-    run = models.PositiveSmallIntegerField(default=1)
-    check_name = models.CharField(max_length=40)
-    code = models.CharField(max_length=40)
-    passed = models.BooleanField()
-    severity = models.CharField(max_length=5, choices=Severity.choices)
-    params = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="check_results",
+                              verbose_name=_("order"))
+    run = models.PositiveSmallIntegerField(_("run"), default=1)
+    check_name = models.CharField(_("check"), max_length=40)
+    code = models.CharField(_("code"), max_length=40)
+    passed = models.BooleanField(_("passed"))
+    severity = models.CharField(_("severity"), max_length=5, choices=Severity.choices)
+    params = models.JSONField(_("parameters"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("check result")
+        verbose_name_plural = _("check results")
         ordering = ["-run", "pk"]
 
     def __str__(self) -> str:
@@ -175,17 +190,20 @@ class CheckResult(models.Model):
 class OrderEvent(models.Model):
     """The order's timeline: every transition with who, when and why."""
 
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="timeline")
-    from_status = models.CharField(max_length=10, blank=True)
-    to_status = models.CharField(max_length=10)
-    actor_label = models.CharField(max_length=200)
-    reason = models.CharField(max_length=500, blank=True)  # as a person wrote it
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="timeline",
+                              verbose_name=_("order"))
+    from_status = models.CharField(_("from status"), max_length=10, blank=True)
+    to_status = models.CharField(_("to status"), max_length=10)
+    actor_label = models.CharField(_("actor"), max_length=200)
+    reason = models.CharField(_("reason"), max_length=500, blank=True)  # as a person wrote it
     # Or a reason BigStock gave (``orders.timeline``), written out in the reader's language.
-    reason_code = models.CharField(max_length=40, blank=True)
-    reason_params = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    reason_code = models.CharField(_("reason code"), max_length=40, blank=True)
+    reason_params = models.JSONField(_("reason parameters"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("order event")
+        verbose_name_plural = _("order events")
         ordering = ["created_at", "pk"]
 
     def __str__(self) -> str:
@@ -200,16 +218,17 @@ class OrderEvent(models.Model):
 
 class Shipment(PartnerOwned):
     public_id = public_id_field("shp")
-    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="shipments")
-    warehouse_code = models.CharField(max_length=20)
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="shipments",
+                              verbose_name=_("order"))
+    warehouse_code = models.CharField(_("warehouse code"), max_length=20)
     carrier = models.CharField(_("carrier"), max_length=60)
     service = models.CharField(_("service"), max_length=10, choices=CarrierService.choices,
                                default=CarrierService.STANDARD)
     tracking_number = models.CharField(_("tracking number"), max_length=100)
     tracking_url = models.URLField(_("tracking URL"), blank=True)
     weight_g = models.PositiveIntegerField(_("weight (g)"), default=0)
-    shipped_at = models.DateTimeField(auto_now_add=True)
-    delivered_at = models.DateTimeField(null=True, blank=True)
+    shipped_at = models.DateTimeField(_("shipped at"), auto_now_add=True)
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("shipment")
@@ -221,9 +240,15 @@ class Shipment(PartnerOwned):
 
 
 class ShipmentLine(models.Model):
-    shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, related_name="lines")
-    line = models.ForeignKey(OrderLine, on_delete=models.PROTECT, related_name="shipment_lines")
-    quantity = models.PositiveIntegerField()
+    shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, related_name="lines",
+                                 verbose_name=_("shipment"))
+    line = models.ForeignKey(OrderLine, on_delete=models.PROTECT, related_name="shipment_lines",
+                             verbose_name=_("order line"))
+    quantity = models.PositiveIntegerField(_("quantity"))
+
+    class Meta:
+        verbose_name = _("shipment line")
+        verbose_name_plural = _("shipment lines")
 
     def __str__(self) -> str:
         return f"{self.quantity} x {self.line.sku}"
@@ -236,15 +261,18 @@ class TrackingEvent(models.Model):
         DELIVERED = "delivered", _("Delivered")
         EXCEPTION = "exception", _("Delivery problem")
 
-    shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, related_name="tracking")
-    kind = models.CharField(max_length=20, choices=Kind.choices)
-    description = models.CharField(max_length=300, blank=True)
-    location = models.CharField(max_length=200, blank=True)
-    occurred_at = models.DateTimeField()
-    source = models.CharField(max_length=20, default="staff")  # staff, api, carrier
-    created_at = models.DateTimeField(auto_now_add=True)
+    shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, related_name="tracking",
+                                 verbose_name=_("shipment"))
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    description = models.CharField(_("description"), max_length=300, blank=True)
+    location = models.CharField(_("location"), max_length=200, blank=True)
+    occurred_at = models.DateTimeField(_("occurred at"))
+    source = models.CharField(_("source"), max_length=20, default="staff")  # staff, api, carrier
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("tracking event")
+        verbose_name_plural = _("tracking events")
         ordering = ["occurred_at", "pk"]
 
     def __str__(self) -> str:
@@ -270,14 +298,16 @@ class OrderImport(PartnerOwned):
     status = models.CharField(_("status"), max_length=8, choices=Status.choices, default=Status.QUEUED)
     total = models.PositiveIntegerField(_("orders"), default=0)
     processed = models.PositiveIntegerField(_("processed"), default=0)
-    orders = models.JSONField(default=list, blank=True)
-    created = models.JSONField(default=list, blank=True)  # [{"reference", "id", "lines"}]
-    failures = models.JSONField(default=list, blank=True)  # [{"reference", "lines", "sku", "message"}]
-    language = models.CharField(max_length=8, default="fr")
+    orders = models.JSONField(_("orders to submit"), default=list, blank=True)
+    # [{"reference", "id", "lines"}]
+    created = models.JSONField(_("orders created"), default=list, blank=True)
+    # [{"reference", "lines", "sku", "message"}]
+    failures = models.JSONField(_("failures"), default=list, blank=True)
+    language = models.CharField(_("language of the messages"), max_length=8, default="fr")
     created_by = models.ForeignKey("partners.User", on_delete=models.SET_NULL, null=True, blank=True,
-                                   related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+                                   related_name="+", verbose_name=_("by"))
+    created_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("order import")

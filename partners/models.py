@@ -153,10 +153,12 @@ class Partner(models.Model):
 class Membership(models.Model):
     """A user's place in a partner's team, with a role (rules in ``partners.roles``)."""
 
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
-    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships",
+                             verbose_name=_("user"))
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="memberships",
+                                verbose_name=_("partner"))
     role = models.CharField(_("role"), max_length=10, choices=Role.choices, default=Role.MEMBER)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     objects = PartnerQuerySet.as_manager()
 
@@ -173,16 +175,19 @@ class Invitation(models.Model):
     """An email invitation to join a partner's team: single use, expires."""
 
     public_id = public_id_field("inv")
-    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="invitations")
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="invitations",
+                                verbose_name=_("partner"))
     email = models.EmailField(_("email"))
     role = models.CharField(_("role"), max_length=10, choices=Role.choices, default=Role.MEMBER)
-    token_hash = models.CharField(max_length=64, unique=True)
-    invited_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="+")
-    expires_at = models.DateTimeField()
-    accepted_at = models.DateTimeField(null=True, blank=True)
-    accepted_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    revoked_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    token_hash = models.CharField(_("token hash"), max_length=64, unique=True)
+    invited_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="+",
+                                   verbose_name=_("invited by"))
+    expires_at = models.DateTimeField(_("expires"))
+    accepted_at = models.DateTimeField(_("accepted"), null=True, blank=True)
+    accepted_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+                                    verbose_name=_("accepted by"))
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     objects = PartnerQuerySet.as_manager()
 
@@ -207,13 +212,15 @@ class ApiKey(models.Model):
         WRITE = "write", _("Write")
 
     public_id = public_id_field("key")
-    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="api_keys")
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="api_keys",
+                                verbose_name=_("partner"))
     name = models.CharField(_("name"), max_length=100)
-    prefix = models.CharField(max_length=12, unique=True)
-    secret_hash = models.CharField(max_length=64)
+    prefix = models.CharField(_("prefix"), max_length=12, unique=True)
+    secret_hash = models.CharField(_("secret hash"), max_length=64)
     scopes = models.JSONField(_("scopes"), default=list)
-    created_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="+",
+                                   verbose_name=_("created by"))
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
     expires_at = models.DateTimeField(_("expires"), null=True, blank=True)
     revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
@@ -239,16 +246,19 @@ class ApiKey(models.Model):
 class AuditLogEntry(models.Model):
     """Who (user or API key, and IP) did what to which object, and when. Append-only."""
 
-    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    actor_user = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    actor_api_key = models.ForeignKey(ApiKey, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+                                verbose_name=_("partner"))
+    actor_user = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+                                   verbose_name=_("user"))
+    actor_api_key = models.ForeignKey(ApiKey, on_delete=models.SET_NULL, null=True, blank=True,
+                                      related_name="+", verbose_name=_("API key"))
     actor_label = models.CharField(_("actor"), max_length=200)
     ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
     action = models.CharField(_("action"), max_length=60, db_index=True)
     target_type = models.CharField(_("object type"), max_length=60, blank=True)
     target_id = models.CharField(_("object id"), max_length=60, blank=True)
     target_label = models.CharField(_("object"), max_length=200, blank=True)
-    data = models.JSONField(default=dict, blank=True)
+    data = models.JSONField(_("details"), default=dict, blank=True)
     created_at = models.DateTimeField(_("time"), auto_now_add=True, db_index=True)
 
     objects = PartnerQuerySet.as_manager()

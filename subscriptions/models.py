@@ -37,7 +37,7 @@ class Plan(Bilingual, models.Model):
     priority_weight = models.PositiveSmallIntegerField(_("queue priority weight"), default=1)
     is_public = models.BooleanField(_("offered to partners"), default=True)
     archived_at = models.DateTimeField(_("archived"), null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("plan")
@@ -72,20 +72,24 @@ class Subscription(PartnerOwned):
         STRIPE = "stripe", _("Card or SEPA Direct Debit")
 
     public_id = public_id_field("sub")
-    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="subscriptions")
-    status = models.CharField(max_length=12, choices=Status.choices, default=Status.INCOMPLETE, db_index=True)
-    rail = models.CharField(max_length=10, choices=Rail.choices, default=Rail.MANUAL)
-    started_on = models.DateField()
-    current_period_start = models.DateField()
-    current_period_end = models.DateField(help_text=_("Exclusive: the first day of the next period."))
-    cancel_at_period_end = models.BooleanField(default=False)
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="subscriptions",
+                             verbose_name=_("plan"))
+    status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.INCOMPLETE,
+                              db_index=True)
+    rail = models.CharField(_("payment rail"), max_length=10, choices=Rail.choices, default=Rail.MANUAL)
+    started_on = models.DateField(_("started on"))
+    current_period_start = models.DateField(_("current period start"))
+    current_period_end = models.DateField(_("current period end"),
+                                          help_text=_("Exclusive: the first day of the next period."))
+    cancel_at_period_end = models.BooleanField(_("cancel at period end"), default=False)
     scheduled_plan = models.ForeignKey(Plan, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
-                                       help_text=_("A downgrade that takes effect at the end of the period."))
-    past_due_since = models.DateField(null=True, blank=True)
-    grace_until = models.DateField(null=True, blank=True)
-    canceled_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+                                       help_text=_("A downgrade that takes effect at the end of the period."),
+                                       verbose_name=_("scheduled plan"))
+    past_due_since = models.DateField(_("past due since"), null=True, blank=True)
+    grace_until = models.DateField(_("grace period until"), null=True, blank=True)
+    canceled_at = models.DateTimeField(_("canceled at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         verbose_name = _("subscription")
@@ -115,29 +119,33 @@ class Invoice(PartnerOwned):
         PRORATION = "proration", _("Plan change")
 
     public_id = public_id_field("inv")
-    subscription = models.ForeignKey(Subscription, on_delete=models.PROTECT, related_name="invoices")
-    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.RECURRING)
-    number = models.CharField(max_length=20, unique=True, null=True, blank=True)
-    status = models.CharField(max_length=6, choices=Status.choices, default=Status.DRAFT, db_index=True)
-    period_start = models.DateField()
-    period_end = models.DateField()
-    issue_date = models.DateField(null=True, blank=True)
-    due_date = models.DateField(null=True, blank=True, db_index=True)
-    currency = models.CharField(max_length=3, default="EUR")
-    vat_rate = models.DecimalField(max_digits=5, decimal_places=4, default=Decimal("0.2000"))
-    vat_regime = models.CharField(max_length=20, default="fr")
-    subtotal_cents = models.IntegerField(default=0)
-    vat_cents = models.IntegerField(default=0)
-    total_cents = models.IntegerField(default=0)
-    amount_paid_cents = models.IntegerField(default=0)
-    amount_credited_cents = models.IntegerField(default=0)
-    seller = models.JSONField(default=dict, blank=True, help_text=_("Seller identity frozen at finalization."))
-    buyer = models.JSONField(default=dict, blank=True, help_text=_("Buyer identity frozen at finalization."))
-    pdf = models.FileField(upload_to="invoices/", blank=True)
-    finalized_at = models.DateTimeField(null=True, blank=True)
-    paid_at = models.DateTimeField(null=True, blank=True)
-    last_reminder_step = models.PositiveSmallIntegerField(default=0)
-    created_at = models.DateTimeField(auto_now_add=True)
+    subscription = models.ForeignKey(Subscription, on_delete=models.PROTECT, related_name="invoices",
+                                     verbose_name=_("subscription"))
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, default=Kind.RECURRING)
+    number = models.CharField(_("number"), max_length=20, unique=True, null=True, blank=True)
+    status = models.CharField(_("status"), max_length=6, choices=Status.choices, default=Status.DRAFT,
+                              db_index=True)
+    period_start = models.DateField(_("period start"))
+    period_end = models.DateField(_("period end"))
+    issue_date = models.DateField(_("issue date"), null=True, blank=True)
+    due_date = models.DateField(_("due date"), null=True, blank=True, db_index=True)
+    currency = models.CharField(_("currency"), max_length=3, default="EUR")
+    vat_rate = models.DecimalField(_("VAT rate"), max_digits=5, decimal_places=4, default=Decimal("0.2000"))
+    vat_regime = models.CharField(_("VAT regime"), max_length=20, default="fr")
+    subtotal_cents = models.IntegerField(_("subtotal excl. VAT (cents)"), default=0)
+    vat_cents = models.IntegerField(_("VAT (cents)"), default=0)
+    total_cents = models.IntegerField(_("total incl. VAT (cents)"), default=0)
+    amount_paid_cents = models.IntegerField(_("amount paid (cents)"), default=0)
+    amount_credited_cents = models.IntegerField(_("amount credited (cents)"), default=0)
+    seller = models.JSONField(_("seller"), default=dict, blank=True,
+                              help_text=_("Seller identity frozen at finalization."))
+    buyer = models.JSONField(_("buyer"), default=dict, blank=True,
+                             help_text=_("Buyer identity frozen at finalization."))
+    pdf = models.FileField(_("PDF"), upload_to="invoices/", blank=True)
+    finalized_at = models.DateTimeField(_("finalized at"), null=True, blank=True)
+    paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
+    last_reminder_step = models.PositiveSmallIntegerField(_("last reminder step"), default=0)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("invoice")
@@ -164,16 +172,20 @@ class Invoice(PartnerOwned):
 
 
 class InvoiceLine(models.Model):
-    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
-    description = models.CharField(max_length=300)
-    quantity = models.PositiveIntegerField(default=1)
-    unit_price_cents = models.IntegerField(help_text=_("Excl. VAT; negative for a credit line."))
-    amount_cents = models.IntegerField()
-    period_start = models.DateField(null=True, blank=True)
-    period_end = models.DateField(null=True, blank=True)
-    position = models.PositiveSmallIntegerField(default=0)
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines",
+                                verbose_name=_("invoice"))
+    description = models.CharField(_("description"), max_length=300)
+    quantity = models.PositiveIntegerField(_("quantity"), default=1)
+    unit_price_cents = models.IntegerField(_("unit price excl. VAT (cents)"),
+                                           help_text=_("Excl. VAT; negative for a credit line."))
+    amount_cents = models.IntegerField(_("amount excl. VAT (cents)"))
+    period_start = models.DateField(_("period start"), null=True, blank=True)
+    period_end = models.DateField(_("period end"), null=True, blank=True)
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
 
     class Meta:
+        verbose_name = _("invoice line")
+        verbose_name_plural = _("invoice lines")
         ordering = ["position", "pk"]
 
     def __str__(self) -> str:
@@ -190,17 +202,18 @@ class CreditNote(PartnerOwned):
         ERROR = "error", _("Invoicing error")
 
     public_id = public_id_field("cn")
-    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="credit_notes")
-    number = models.CharField(max_length=20, unique=True)
-    reason = models.CharField(max_length=12, choices=Reason.choices)
-    description = models.CharField(max_length=300)
-    issue_date = models.DateField()
-    subtotal_cents = models.PositiveIntegerField()
-    vat_cents = models.PositiveIntegerField()
-    total_cents = models.PositiveIntegerField()
-    refunded_cents = models.PositiveIntegerField(default=0)
-    pdf = models.FileField(upload_to="credit-notes/", blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="credit_notes",
+                                verbose_name=_("invoice"))
+    number = models.CharField(_("number"), max_length=20, unique=True)
+    reason = models.CharField(_("reason"), max_length=12, choices=Reason.choices)
+    description = models.CharField(_("description"), max_length=300)
+    issue_date = models.DateField(_("issue date"))
+    subtotal_cents = models.PositiveIntegerField(_("subtotal excl. VAT (cents)"))
+    vat_cents = models.PositiveIntegerField(_("VAT (cents)"))
+    total_cents = models.PositiveIntegerField(_("total incl. VAT (cents)"))
+    refunded_cents = models.PositiveIntegerField(_("refunded (cents)"), default=0)
+    pdf = models.FileField(_("PDF"), upload_to="credit-notes/", blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("credit note")
@@ -221,15 +234,16 @@ class Payment(PartnerOwned):
         CHEQUE = "cheque", _("Cheque")
 
     public_id = public_id_field("pay")
-    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="payments")
-    rail = models.CharField(max_length=10, default="manual")
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="payments",
+                                verbose_name=_("invoice"))
+    rail = models.CharField(_("payment rail"), max_length=10, default="manual")
     reference = models.CharField(_("reference"), max_length=100)
     method = models.CharField(_("method"), max_length=10, choices=Method.choices, default=Method.TRANSFER)
     amount_cents = models.PositiveIntegerField(_("amount (cents)"))
     received_on = models.DateField(_("received on"))
     recorded_by = models.ForeignKey("partners.User", on_delete=models.SET_NULL, null=True, blank=True,
-                                    related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
+                                    related_name="+", verbose_name=_("recorded by"))
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("payment")
@@ -246,13 +260,18 @@ class Payment(PartnerOwned):
 class InvoiceEvent(models.Model):
     """The invoice's timeline: finalized, emailed, reminded, paid, overdue, credited..."""
 
-    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="timeline")
-    kind = models.CharField(max_length=30)
-    params = models.JSONField(default=dict, blank=True)  # written out by ``subscriptions.history``
-    message = models.CharField(max_length=300, blank=True)  # lines written before ``params``, as written
-    created_at = models.DateTimeField(auto_now_add=True)
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="timeline",
+                                verbose_name=_("invoice"))
+    kind = models.CharField(_("kind"), max_length=30)
+    # Written out by ``subscriptions.history``.
+    params = models.JSONField(_("parameters"), default=dict, blank=True)
+    # Lines written before ``params``, as written.
+    message = models.CharField(_("message"), max_length=300, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("invoice event")
+        verbose_name_plural = _("invoice events")
         ordering = ["created_at", "pk"]
 
     def __str__(self) -> str:
@@ -268,11 +287,13 @@ class InvoiceEvent(models.Model):
 class NumberSequence(models.Model):
     """The last number used in a gapless series per year (invoices ``BS``, credit notes ``AV``)."""
 
-    series = models.CharField(max_length=4)
-    year = models.PositiveSmallIntegerField()
-    last_number = models.PositiveIntegerField(default=0)
+    series = models.CharField(_("series"), max_length=4)
+    year = models.PositiveSmallIntegerField(_("year"))
+    last_number = models.PositiveIntegerField(_("last number"), default=0)
 
     class Meta:
+        verbose_name = _("number sequence")
+        verbose_name_plural = _("number sequences")
         constraints = [models.UniqueConstraint(fields=["series", "year"], name="sequence_unique_series_year")]
 
     def __str__(self) -> str:
@@ -288,10 +309,11 @@ class Standing(models.Model):
         INACTIVE = "inactive", _("Inactive")
         SUSPENDED = "suspended", _("Suspended")
 
-    partner = models.OneToOneField("partners.Partner", on_delete=models.CASCADE, related_name="standing")
-    level = models.CharField(max_length=10, choices=Level.choices, default=Level.ACTIVE)
-    reason = models.CharField(max_length=300, blank=True)
-    changed_at = models.DateTimeField(default=timezone.now)
+    partner = models.OneToOneField("partners.Partner", on_delete=models.CASCADE, related_name="standing",
+                                   verbose_name=_("partner"))
+    level = models.CharField(_("level"), max_length=10, choices=Level.choices, default=Level.ACTIVE)
+    reason = models.CharField(_("reason"), max_length=300, blank=True)
+    changed_at = models.DateTimeField(_("changed at"), default=timezone.now)
 
     class Meta:
         verbose_name = _("standing")
@@ -314,7 +336,7 @@ class Coupon(models.Model):
     plans = models.ManyToManyField(Plan, blank=True, related_name="coupons",
                                    help_text=_("Empty: every plan."), verbose_name=_("plans"))
     redeem_by = models.DateField(_("redeem by"), null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("coupon")
@@ -336,10 +358,16 @@ class Coupon(models.Model):
 class CouponRedemption(PartnerOwned):
     """A coupon applied to a subscription; ``invoices_left`` counts down on each monthly invoice."""
 
-    coupon = models.ForeignKey(Coupon, on_delete=models.PROTECT, related_name="redemptions")
-    subscription = models.OneToOneField(Subscription, on_delete=models.CASCADE, related_name="redemption")
-    invoices_left = models.PositiveSmallIntegerField()
-    created_at = models.DateTimeField(auto_now_add=True)
+    coupon = models.ForeignKey(Coupon, on_delete=models.PROTECT, related_name="redemptions",
+                               verbose_name=_("coupon"))
+    subscription = models.OneToOneField(Subscription, on_delete=models.CASCADE, related_name="redemption",
+                                        verbose_name=_("subscription"))
+    invoices_left = models.PositiveSmallIntegerField(_("invoices left"))
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("coupon redemption")
+        verbose_name_plural = _("coupon redemptions")
 
     def __str__(self) -> str:
         return f"{self.coupon} → {self.subscription}"
@@ -352,7 +380,7 @@ class TransitionCampaign(models.Model):
     transition_date = models.DateField(_("transition date"))
     coupon = models.ForeignKey(Coupon, on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("offer"))
     is_active = models.BooleanField(_("active"), default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("transition campaign")
@@ -372,11 +400,14 @@ class CampaignNotice(PartnerOwned):
         D7 = "d7", _("Reminder D-7")
         D1 = "d1", _("Reminder D-1")
 
-    campaign = models.ForeignKey(TransitionCampaign, on_delete=models.CASCADE, related_name="notices")
-    kind = models.CharField(max_length=12, choices=Kind.choices)
-    sent_at = models.DateTimeField(auto_now_add=True)
+    campaign = models.ForeignKey(TransitionCampaign, on_delete=models.CASCADE, related_name="notices",
+                                 verbose_name=_("transition campaign"))
+    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
+    sent_at = models.DateTimeField(_("sent at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("campaign notice")
+        verbose_name_plural = _("campaign notices")
         constraints = [models.UniqueConstraint(fields=["campaign", "partner", "kind"], name="notice_once")]
 
     def __str__(self) -> str:
@@ -390,11 +421,11 @@ class StripeCustomer(PartnerOwned):
     """The partner as a Stripe Customer. One current per partner; a deleted one is kept for history."""
 
     stripe_id = models.CharField(_("Stripe customer"), max_length=100, unique=True)
-    details_hash = models.CharField(max_length=64, blank=True,
+    details_hash = models.CharField(_("details hash"), max_length=64, blank=True,
                                     help_text=_("What was last sent to Stripe, to update only on change."))
     synced_at = models.DateTimeField(_("synced"), null=True, blank=True)
     deleted_at = models.DateTimeField(_("deleted in Stripe"), null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("Stripe customer")
@@ -413,17 +444,18 @@ class StripePaymentMethod(PartnerOwned):
         CARD = "card", _("Card")
         SEPA_DEBIT = "sepa_debit", _("SEPA Direct Debit")
 
-    customer = models.ForeignKey(StripeCustomer, on_delete=models.PROTECT, related_name="payment_methods")
+    customer = models.ForeignKey(StripeCustomer, on_delete=models.PROTECT, related_name="payment_methods",
+                                 verbose_name=_("Stripe customer"))
     stripe_id = models.CharField(_("Stripe payment method"), max_length=100, db_index=True)
     kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
     brand = models.CharField(_("brand"), max_length=30, blank=True)
     last4 = models.CharField(_("last 4"), max_length=4)
-    exp_month = models.PositiveSmallIntegerField(null=True, blank=True)
-    exp_year = models.PositiveSmallIntegerField(null=True, blank=True)
-    country = models.CharField(max_length=2, blank=True)
+    exp_month = models.PositiveSmallIntegerField(_("expiry month"), null=True, blank=True)
+    exp_year = models.PositiveSmallIntegerField(_("expiry year"), null=True, blank=True)
+    country = models.CharField(_("country"), max_length=2, blank=True)
     mandate_reference = models.CharField(_("mandate reference"), max_length=100, blank=True)
     mandate_accepted_at = models.DateTimeField(_("mandate accepted"), null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     removed_at = models.DateTimeField(_("removed"), null=True, blank=True)
 
     class Meta:
@@ -467,14 +499,15 @@ class PaymentAttempt(PartnerOwned):
     OPEN_STATUSES = (Status.CREATED, Status.PROCESSING, Status.REQUIRES_ACTION)
 
     public_id = public_id_field("pat")
-    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="payment_attempts")
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="payment_attempts",
+                                verbose_name=_("invoice"))
     number = models.PositiveSmallIntegerField(_("attempt"))
     amount_cents = models.PositiveIntegerField(_("amount (cents)"))
-    currency = models.CharField(max_length=3, default="EUR")
+    currency = models.CharField(_("currency"), max_length=3, default="EUR")
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.CREATED,
                               db_index=True)
     payment_method = models.ForeignKey(StripePaymentMethod, on_delete=models.PROTECT, null=True, blank=True,
-                                       related_name="attempts")
+                                       related_name="attempts", verbose_name=_("payment method"))
     stripe_payment_intent_id = models.CharField(_("PaymentIntent"), max_length=100, blank=True, db_index=True)
     stripe_charge_id = models.CharField(_("charge"), max_length=100, blank=True)
     failure_code = models.CharField(_("failure code"), max_length=60, blank=True)
@@ -482,10 +515,10 @@ class PaymentAttempt(PartnerOwned):
     failure_message = models.CharField(_("failure message"), max_length=300, blank=True)
     is_hard_decline = models.BooleanField(_("hard decline"), default=False)
     error = models.CharField(_("last error"), max_length=500, blank=True)
-    reconcile_count = models.PositiveSmallIntegerField(default=0)
+    reconcile_count = models.PositiveSmallIntegerField(_("reconciliations"), default=0)
     next_retry_at = models.DateTimeField(_("next retry"), null=True, blank=True, db_index=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     settled_at = models.DateTimeField(_("outcome at"), null=True, blank=True)
 
     class Meta:
@@ -519,14 +552,16 @@ class StripeRefund(PartnerOwned):
         ERROR = "error", _("Not sent: Stripe error")
 
     public_id = public_id_field("rfd")
-    credit_note = models.ForeignKey(CreditNote, on_delete=models.PROTECT, related_name="stripe_refunds")
-    attempt = models.ForeignKey(PaymentAttempt, on_delete=models.PROTECT, related_name="refunds")
+    credit_note = models.ForeignKey(CreditNote, on_delete=models.PROTECT, related_name="stripe_refunds",
+                                    verbose_name=_("credit note"))
+    attempt = models.ForeignKey(PaymentAttempt, on_delete=models.PROTECT, related_name="refunds",
+                                verbose_name=_("payment attempt"))
     amount_cents = models.PositiveIntegerField(_("amount (cents)"))
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.CREATED)
     stripe_refund_id = models.CharField(_("Stripe refund"), max_length=100, blank=True, db_index=True)
     failure_reason = models.CharField(_("failure reason"), max_length=300, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         verbose_name = _("Stripe refund")
@@ -550,16 +585,16 @@ class StripeEvent(models.Model):
 
     stripe_id = models.CharField(_("Stripe event"), max_length=100, unique=True)
     type = models.CharField(_("type"), max_length=100, db_index=True)
-    api_version = models.CharField(max_length=40, blank=True)
-    livemode = models.BooleanField(default=False)
+    api_version = models.CharField(_("API version"), max_length=40, blank=True)
+    livemode = models.BooleanField(_("live mode"), default=False)
     object_id = models.CharField(_("object"), max_length=100, blank=True, db_index=True)
-    payload = models.JSONField()
+    payload = models.JSONField(_("payload"))
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.RECEIVED,
                               db_index=True)
     error = models.CharField(_("last error"), max_length=500, blank=True)
-    process_count = models.PositiveSmallIntegerField(default=0)
+    process_count = models.PositiveSmallIntegerField(_("times processed"), default=0)
     partner = models.ForeignKey("partners.Partner", on_delete=models.SET_NULL, null=True, blank=True,
-                                related_name="+")
+                                related_name="+", verbose_name=_("partner"))
     received_at = models.DateTimeField(_("received"), auto_now_add=True, db_index=True)
     processed_at = models.DateTimeField(_("processed"), null=True, blank=True)
 
@@ -591,14 +626,17 @@ class StripeIssue(models.Model):
     stripe_object_id = models.CharField(_("Stripe object"), max_length=100, blank=True)
     message = models.CharField(_("message"), max_length=500)
     partner = models.ForeignKey("partners.Partner", on_delete=models.SET_NULL, null=True, blank=True,
-                                related_name="+")
-    invoice = models.ForeignKey(Invoice, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    attempt = models.ForeignKey(PaymentAttempt, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    event = models.ForeignKey(StripeEvent, on_delete=models.SET_NULL, null=True, blank=True, related_name="issues")
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+                                related_name="+", verbose_name=_("partner"))
+    invoice = models.ForeignKey(Invoice, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+                                verbose_name=_("invoice"))
+    attempt = models.ForeignKey(PaymentAttempt, on_delete=models.SET_NULL, null=True, blank=True,
+                                related_name="+", verbose_name=_("payment attempt"))
+    event = models.ForeignKey(StripeEvent, on_delete=models.SET_NULL, null=True, blank=True,
+                              related_name="issues", verbose_name=_("Stripe event"))
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
     resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True)
     resolved_by = models.ForeignKey("partners.User", on_delete=models.SET_NULL, null=True, blank=True,
-                                    related_name="+")
+                                    related_name="+", verbose_name=_("resolved by"))
 
     class Meta:
         verbose_name = _("Stripe mismatch or alert")
@@ -614,9 +652,9 @@ class StripeIssue(models.Model):
 class MonthlyUsage(PartnerOwned):
     """Orders a partner sent in a calendar month (Europe/Paris), reported by the orders app."""
 
-    month = models.DateField(help_text=_("First day of the month."))
-    orders = models.PositiveIntegerField(default=0)
-    updated_at = models.DateTimeField(auto_now=True)
+    month = models.DateField(_("month"), help_text=_("First day of the month."))
+    orders = models.PositiveIntegerField(_("orders"), default=0)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         verbose_name = _("monthly usage")
@@ -631,12 +669,14 @@ class UpgradeSuggestion(PartnerOwned):
     """The plan that fits a partner whose orders exceeded its plan two months running.
     A suggestion only: nothing is ever charged for going over the included volume."""
 
-    from_plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="+")
-    suggested_plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="+")
-    month = models.DateField(help_text=_("The second month over the included volume."))
-    volumes = models.JSONField(default=list)
-    dismissed_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    from_plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="+",
+                                  verbose_name=_("current plan"))
+    suggested_plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="+",
+                                       verbose_name=_("suggested plan"))
+    month = models.DateField(_("month"), help_text=_("The second month over the included volume."))
+    volumes = models.JSONField(_("monthly volumes"), default=list)
+    dismissed_at = models.DateTimeField(_("dismissed"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("upgrade suggestion")

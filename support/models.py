@@ -70,8 +70,12 @@ class SlaState(models.TextChoices):
 class TicketSequence(models.Model):
     """The last reference number given in a year: one row per year, locked while a ticket takes one."""
 
-    year = models.PositiveSmallIntegerField(unique=True)
-    last_number = models.PositiveIntegerField(default=0)
+    year = models.PositiveSmallIntegerField(_("year"), unique=True)
+    last_number = models.PositiveIntegerField(_("last number"), default=0)
+
+    class Meta:
+        verbose_name = _("ticket sequence")
+        verbose_name_plural = _("ticket sequences")
 
     def __str__(self) -> str:
         return f"T-{self.year}: {self.last_number}"
@@ -101,9 +105,9 @@ class Ticket(PartnerOwned):
     order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, null=True, blank=True, related_name="+",
                               verbose_name=_("order"))
     opened_by_user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-                                       related_name="+")
+                                       related_name="+", verbose_name=_("opened by (user)"))
     opened_by_api_key = models.ForeignKey("partners.ApiKey", on_delete=models.SET_NULL, null=True, blank=True,
-                                          related_name="+")
+                                          related_name="+", verbose_name=_("opened by (API key)"))
     opened_by_label = models.CharField(_("opened by"), max_length=200)
     assignee = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
                                  related_name="assigned_tickets", limit_choices_to={"is_staff": True},
@@ -117,10 +121,11 @@ class Ticket(PartnerOwned):
     resolution_due_at = models.DateTimeField(_("resolution due"))
     sla_due_at = models.DateTimeField(_("next SLA due"), null=True, blank=True, db_index=True)
     sla_paused_at = models.DateTimeField(_("SLA clock paused since"), null=True, blank=True)
-    first_response_escalated_at = models.DateTimeField(null=True, blank=True)
-    resolution_escalated_at = models.DateTimeField(null=True, blank=True)
+    first_response_escalated_at = models.DateTimeField(_("first response escalated"), null=True, blank=True)
+    resolution_escalated_at = models.DateTimeField(_("resolution escalated"), null=True, blank=True)
     first_response_at = models.DateTimeField(_("first response"), null=True, blank=True)
-    first_response_business_s = models.PositiveIntegerField(null=True, blank=True)
+    first_response_business_s = models.PositiveIntegerField(_("first response time (business seconds)"),
+                                                            null=True, blank=True)
     resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
     last_message_at = models.DateTimeField(_("last message"), default=timezone.now)
@@ -236,18 +241,19 @@ class Message(PartnerOwned):
         SYSTEM = "system", _("BigStock")
 
     public_id = public_id_field("msg")
-    ticket = models.ForeignKey(Ticket, on_delete=models.PROTECT, related_name="messages")
+    ticket = models.ForeignKey(Ticket, on_delete=models.PROTECT, related_name="messages",
+                               verbose_name=_("ticket"))
     author_user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-                                    related_name="+")
+                                    related_name="+", verbose_name=_("author (user)"))
     author_api_key = models.ForeignKey("partners.ApiKey", on_delete=models.SET_NULL, null=True, blank=True,
-                                       related_name="+")
+                                       related_name="+", verbose_name=_("author (API key)"))
     author_label = models.CharField(_("author"), max_length=200)
     from_staff = models.BooleanField(_("from BigStock"), default=False)
     is_internal = models.BooleanField(_("internal note"), default=False,
                                       help_text=_("Visible to BigStock staff only."))
     body = models.TextField(_("message"))
     source = models.CharField(_("sent from"), max_length=10, choices=Source.choices, default=Source.PORTAL)
-    email_message_id = models.CharField(max_length=255, blank=True, db_index=True)
+    email_message_id = models.CharField(_("Message-ID"), max_length=255, blank=True, db_index=True)
     created_at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
 
     objects = MessageQuerySet.as_manager()
@@ -282,14 +288,16 @@ class Attachment(PartnerOwned):
     through ``support.views.AttachmentView`` (partner) and the staff screens."""
 
     public_id = public_id_field("att")
-    ticket = models.ForeignKey(Ticket, on_delete=models.PROTECT, related_name="attachments")
-    message = models.ForeignKey(Message, on_delete=models.PROTECT, related_name="attachments")
-    file = models.FileField(upload_to=attachment_path, storage=attachment_storage, max_length=300)
+    ticket = models.ForeignKey(Ticket, on_delete=models.PROTECT, related_name="attachments",
+                               verbose_name=_("ticket"))
+    message = models.ForeignKey(Message, on_delete=models.PROTECT, related_name="attachments",
+                                verbose_name=_("message"))
+    file = models.FileField(_("file"), upload_to=attachment_path, storage=attachment_storage, max_length=300)
     filename = models.CharField(_("file name"), max_length=200)
     content_type = models.CharField(_("type"), max_length=120)
     size_bytes = models.PositiveIntegerField(_("size (bytes)"))
-    sha256 = models.CharField(max_length=64)
-    created_at = models.DateTimeField(default=timezone.now)
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
     objects = AttachmentQuerySet.as_manager()
 
@@ -308,7 +316,7 @@ class CannedReply(models.Model):
     title = models.CharField(_("title"), max_length=120)
     body = models.TextField(_("text"))
     is_active = models.BooleanField(_("offered"), default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("canned reply")
@@ -333,9 +341,11 @@ class InboundEmail(models.Model):
         EMPTY = "empty", _("Not added: no text")
 
     partner = models.ForeignKey("partners.Partner", on_delete=models.PROTECT, null=True, blank=True,
-                                related_name="+")
-    ticket = models.ForeignKey(Ticket, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    message = models.ForeignKey(Message, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+                                related_name="+", verbose_name=_("partner"))
+    ticket = models.ForeignKey(Ticket, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+                               verbose_name=_("ticket"))
+    message = models.ForeignKey(Message, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+                                verbose_name=_("message"))
     email_message_id = models.CharField(_("Message-ID"), max_length=255, blank=True, db_index=True)
     from_address = models.CharField(_("from"), max_length=254, blank=True)
     to_addresses = models.TextField(_("to"), blank=True)
