@@ -47,7 +47,12 @@ class WebhookEndpointAdmin(ReadOnlyModelAdmin):
     search_fields = ["url", "public_id", "partner__legal_name", "partner__public_id"]
     # Never the signing secret.
     fields = ["public_id", "partner", "url", "description", "event_types", "enabled", "failing_since",
-              "disabled_reason", "created_at", "updated_at"]
+              "disabled_reason_text", "created_at", "updated_at"]
+    readonly_fields = fields
+
+    @admin.display(description=_("reason for disabling"))
+    def disabled_reason_text(self, endpoint):
+        return endpoint.disabled_reason_text or "—"
 
 
 class WebhookAttemptInline(ReadOnlyAdminMixin, admin.TabularInline):

@@ -74,8 +74,19 @@ class WebhookEndpoint(PartnerOwned):
     def __str__(self) -> str:
         return self.url
 
+    # Why BigStock disabled the endpoint, kept as a code and written out in the reader's language.
+    DISABLED_REASONS = {
+        "gone": _("The endpoint answered 410 Gone: it no longer accepts webhooks."),
+        "failing": _("Every delivery has failed for more than 24 hours."),
+    }
+
     def wants(self, event_type: str) -> bool:
         return not self.event_types or event_type in self.event_types
+
+    @property
+    def disabled_reason_text(self) -> str:
+        """The reason in the active language (a text stored before reasons were codes, as it was written)."""
+        return str(self.DISABLED_REASONS.get(self.disabled_reason, self.disabled_reason))
 
 
 class WebhookDelivery(PartnerOwned):

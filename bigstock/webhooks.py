@@ -39,14 +39,13 @@ from django.core.mail import send_mail
 from django.core.validators import URLValidator
 from django.db import transaction
 from django.db.models import F, Q
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from kombu.exceptions import OperationalError as BrokerUnavailable
 from requests.adapters import HTTPAdapter
 
-from . import sql
+from . import mail, sql
 from .errors import Conflict, DomainError
 from .events import EVENT_TYPES, envelope
 from .models import PartnerEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -566,10 +565,9 @@ def _record(delivery: WebhookDelivery, outcome: _Outcome) -> WebhookDelivery:
             endpoint.failing_since = failing_since = endpoint.failing_since or now
             disabled_reason = ""
             if outcome.status_code == 410:
-                # Standard Webhooks: 410 Gone means the receiver unsubscribed.
-                disabled_reason = _("The endpoint answered 410 Gone: it no longer accepts webhooks.")
+                disabled_reason = "gone"  # Standard Webhooks: 410 Gone means the receiver unsubscribed
             elif now - failing_since >= DISABLE_AFTER:
-                disabled_reason = _("Every delivery has failed for more than 24 hours.")
+                disabled_reason = "failing"
             if disabled_reason:
                 # Conditional: when several deliveries fail together, one disables and emails.
                 if endpoints.filter(enabled=True).update(enabled=False, disabled_reason=disabled_reason, updated_at=now):
@@ -612,9 +610,8 @@ def _email_endpoint_disabled(endpoint: WebhookEndpoint, *, reason: str) -> None:
     context = {
         "partner": endpoint.partner,
         "url": parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl(),  # never a password
-        "reason": reason,
+        "reason": WebhookEndpoint.DISABLED_REASONS[reason],  # written out in each language of the email
         "endpoint_url": settings.BIGSTOCK_SITE_URL + reverse("partners:webhook", args=[endpoint.public_id]),
     }
-    subject = render_to_string("bigstock/email/webhook_disabled_subject.txt", context).strip()
-    body = render_to_string("bigstock/email/webhook_disabled.txt", context)
+    subject, body = mail.bilingual("bigstock/email/webhook_disabled", context)
     send_mail(f"{settings.ACCOUNT_EMAIL_SUBJECT_PREFIX}{subject}", body, None, owners)

@@ -182,6 +182,8 @@ _PRIVATE_URL = "The host resolves to a private address 10.0.0.5, which webhooks 
 
 class WebhookEndpointSerializer(serializers.ModelSerializer):
     id = PublicIdField()
+    disabled_reason = serializers.CharField(source="disabled_reason_text", read_only=True, help_text=gettext_lazy(
+        "Why BigStock disabled the endpoint, in the request's language; empty while it is enabled."))
 
     class Meta:
         model = WebhookEndpoint

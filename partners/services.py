@@ -15,11 +15,10 @@ from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
-from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from bigstock import events, hotcache, webhooks
+from bigstock import events, hotcache, mail, webhooks
 from bigstock.errors import Conflict, DomainError
 
 from . import audit, roles
@@ -67,9 +66,7 @@ def _owner_emails(partner: Partner) -> list[str]:
 def _email(*, to: list[str], template: str, context: dict) -> None:
     if not to:
         return
-    context = {**context, "site_url": settings.BIGSTOCK_SITE_URL}
-    subject = render_to_string(f"partners/email/{template}_subject.txt", context).strip()
-    body = render_to_string(f"partners/email/{template}.txt", context)
+    subject, body = mail.bilingual(f"partners/email/{template}", {**context, "site_url": settings.BIGSTOCK_SITE_URL})
     send_mail(f"{settings.ACCOUNT_EMAIL_SUBJECT_PREFIX}{subject}", body, None, to)
 
 

@@ -3,9 +3,9 @@ and the partner's owners, in French with the English text below (B2B invoices ar
 
 from django.conf import settings
 from django.core.mail import EmailMessage
-from django.template.loader import render_to_string
-from django.utils import timezone, translation
+from django.utils import timezone
 
+from bigstock import mail
 from partners.models import Role
 
 from . import history
@@ -18,14 +18,8 @@ def _recipients(invoice: Invoice) -> list[str]:
 
 
 def _render(template: str, context: dict) -> tuple[str, str]:
-    parts = []
-    subject = ""
-    for language in ("fr", "en"):
-        with translation.override(language):
-            if not subject:
-                subject = render_to_string(f"subscriptions/email/{template}_subject.txt", context).strip()
-            parts.append(render_to_string(f"subscriptions/email/{template}.txt", context).strip())
-    return f"{settings.ACCOUNT_EMAIL_SUBJECT_PREFIX}{subject}", "\n\n----------\n\n".join(parts) + "\n"
+    subject, body = mail.bilingual(f"subscriptions/email/{template}", context)
+    return f"{settings.ACCOUNT_EMAIL_SUBJECT_PREFIX}{subject}", body
 
 
 def send_invoice(*, invoice_id: int, resend: bool = False) -> None:

@@ -15,11 +15,10 @@ from email.utils import parseaddr
 from django.conf import settings
 from django.core import signing
 from django.core.mail import EmailMessage
-from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import translation
 from django.utils.crypto import salted_hmac
 
+from bigstock import mail
 from partners.models import Role, User
 
 from .models import Message, Status, Ticket
@@ -109,17 +108,9 @@ def _admin_url(ticket: Ticket) -> str:
 
 
 def _render(template: str, context: dict) -> tuple[str, str]:
-    """Subject and body: French first, then English (as every BigStock email)."""
-    parts, subject = [], ""
-    for language in ("fr", "en"):
-        with translation.override(language):
-            if not subject:
-                subject = render_to_string(f"support/email/{template}_subject.txt", context).strip()
-            # The message itself is quoted once, in the first part.
-            parts.append(render_to_string(f"support/email/{template}.txt", {**context, "again": bool(parts)}).strip())
-    ticket = context["ticket"]
-    return (f"[{ticket.reference}] {subject}",
-            f"{REPLY_ABOVE}\n\n" + "\n\n----------\n\n".join(parts) + "\n")
+    """Subject and body, French then English (``bigstock.mail``); the message itself is quoted once."""
+    subject, body = mail.bilingual(f"support/email/{template}", context)
+    return f"[{context['ticket'].reference}] {subject}", f"{REPLY_ABOVE}\n\n{body}"
 
 
 def _send(template: str, *, ticket: Ticket, to: list[str], context: dict | None = None,

@@ -14,6 +14,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 
+from bigstock import mail
 from partners.models import Partner, Role
 
 from ..models import PaymentAttempt, StripeIssue
@@ -33,14 +34,8 @@ def _send(name: str, context: dict, to: list[str]) -> None:
     context = {**context, "site_url": settings.BIGSTOCK_SITE_URL,
                "payment_method_url": settings.BIGSTOCK_SITE_URL + reverse("stripe:payment_method"),
                "authenticate_url": settings.BIGSTOCK_SITE_URL + reverse("stripe:authenticate")}
-    bodies = []
-    for language in ("fr", "en"):
-        with translation.override(language):
-            bodies.append(render_to_string(f"{TEMPLATES}/{name}.txt", context).strip())
-    with translation.override("fr"):
-        subject = render_to_string(f"{TEMPLATES}/{name}_subject.txt", context).strip()
-    EmailMessage(f"{settings.ACCOUNT_EMAIL_SUBJECT_PREFIX}{subject}", "\n\n----------\n\n".join(bodies) + "\n",
-                 to=to).send()
+    subject, body = mail.bilingual(f"{TEMPLATES}/{name}", context)
+    EmailMessage(f"{settings.ACCOUNT_EMAIL_SUBJECT_PREFIX}{subject}", body, to=to).send()
 
 
 def payment_failed(*, attempt_id: int) -> None:

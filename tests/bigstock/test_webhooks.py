@@ -18,7 +18,7 @@ import pytest
 import time_machine
 from django.core import mail
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from bigstock import events, tasks, webhooks
@@ -250,11 +250,16 @@ def test_410_gone_disables_the_endpoint_and_tells_the_owners(partner, receiver, 
     assert len(receiver.requests) == 1
     endpoint.refresh_from_db()
     assert not endpoint.enabled
-    assert "410" in endpoint.disabled_reason
+    with translation.override("en"):  # kept as a code, read in the reader's language
+        assert endpoint.disabled_reason_text == "The endpoint answered 410 Gone: it no longer accepts webhooks."
+    with translation.override("fr"):
+        assert "410" in endpoint.disabled_reason_text and endpoint.disabled_reason_text.startswith("Le point")
     [email] = mail.outbox
     assert email.to == [owner.user.email]
     assert receiver.url() in email.body
-    assert "410" in email.body
+    french, english = email.body.split("\n----------\n")  # as every email to partners: French, then English
+    assert "410" in french and "Motif :" in french
+    assert "The endpoint answered 410 Gone: it no longer accepts webhooks." in english and "Reason:" in english
 
 
 def test_network_error_is_recorded_and_retried(partner, settings, django_capture_on_commit_callbacks):
@@ -678,3 +683,8 @@ def test_the_sent_body_is_compact_json(partner, receiver, django_capture_on_comm
         publish(partner)
     body = receiver.requests[0].body
     assert body == json.dumps(json.loads(body), separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def test_a_reason_stored_as_text_before_reasons_were_codes_reads_as_it_was_written():
+    assert WebhookEndpoint(disabled_reason="Ancienne raison").disabled_reason_text == "Ancienne raison"
+    assert WebhookEndpoint(disabled_reason="").disabled_reason_text == ""

@@ -77,6 +77,11 @@ def test_approval_opens_orders_emails_the_owners_and_publishes_an_event(django_c
                                               actor=Actor(user=staff, ip_address="10.1.2.3"))
     assert partner.can_order and partner.approved_at is not None
     assert [m.to for m in mail.outbox] == [[owner.user.email]]
+    [email] = mail.outbox  # French, then English, whatever language the staff member works in
+    french, english = email.body.split("\n----------\n")
+    assert f"BigStock a validé le compte de {partner}" in french
+    assert f"BigStock has approved the account of {partner}" in english
+    assert email.subject.endswith(f"Compte {partner} validé : vous pouvez désormais commander")
     assert PartnerEvent.objects.filter(partner=partner, type="partner.approved").count() == 1
     entry = AuditLogEntry.objects.get(partner=partner, action="partner.active")
     assert entry.actor_user == staff and entry.ip_address == "10.1.2.3"
