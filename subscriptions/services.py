@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone, translation
+from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 
 from bigstock import events, hotcache, webhooks
@@ -293,7 +293,7 @@ def find_coupon(*, code: str, plan: Plan, today: dt.date) -> Coupon:
     if coupon is None:
         refuse = _("This offer code does not exist.")
     elif coupon.redeem_by and coupon.redeem_by < today:
-        refuse = _("This offer ended on %(date)s.") % {"date": coupon.redeem_by.strftime("%d/%m/%Y")}
+        refuse = _("This offer ended on %(date)s.") % {"date": formats.date_format(coupon.redeem_by)}
     elif coupon.max_redemptions is not None and coupon.redemptions.count() >= coupon.max_redemptions:
         refuse = _("This offer has been fully used.")
     elif coupon.plans.exists() and not coupon.plans.filter(code=plan.code).exists():

@@ -3,6 +3,7 @@ from decimal import Decimal
 
 import pytest
 from django.core import mail
+from django.utils import translation
 
 from partners.audit import SYSTEM
 from partners.models import Partner
@@ -92,6 +93,15 @@ def test_an_offer_restricted_to_other_plans_or_used_up_is_refused_with_the_reaso
     with pytest.raises(services.InvalidCoupon, match="fully used"):
         services.subscribe(partner=late, plan=pro, actor=SYSTEM, coupon_code="BIENVENUE")
     assert not Subscription.objects.filter(partner=late).exists()
+
+
+def test_an_offer_past_its_date_is_refused_with_the_date_in_the_readers_language(offer):
+    offer.redeem_by = dt.date(2026, 1, 31)
+    offer.save()
+    for language, date in [("en", "Jan. 31, 2026"), ("fr", "31 janvier 2026")]:
+        with translation.override(language), pytest.raises(services.InvalidCoupon) as refused:
+            services.find_coupon(code="BIENVENUE", plan=PlanFactory(), today=dt.date(2026, 2, 1))
+        assert date in refused.value.message
 
 
 def test_legacy_partners_see_the_banner_with_the_offer_until_they_subscribe(client, move):
