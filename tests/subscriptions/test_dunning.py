@@ -52,6 +52,8 @@ def test_the_whole_dunning_path_from_due_to_suspended_to_restored(settings, djan
         run(dt.date(2026, 3, 19))  # D+3
         run(dt.date(2026, 3, 19))  # a second run the same day sends nothing more
     assert len(mail.outbox) == 1 and invoice.number in mail.outbox[0].subject
+    french, english = mail.outbox[0].body.split("\n----------\n")  # dates as each language writes them
+    assert "30 mars 2026" in french and "March 30, 2026" in english
 
     with django_capture_on_commit_callbacks(execute=True):
         run(dt.date(2026, 3, 30))  # D+14 reminder, last day of grace (D+7 was missed: no burst)
