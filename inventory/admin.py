@@ -268,7 +268,8 @@ class StockMovementAdmin(ReadOnlyModelAdmin):
     search_fields = ["level__product__sku", "reference_id", "reason", "actor_label"]
     date_hierarchy = "created_at"
     fields = ["created_at", "kind", "level", "on_hand_delta", "reserved_delta", "on_hand_after", "reserved_after",
-              "reason", "actor_label", "partner", "reference_type", "reference_id"]
+              "reason", "actor_label", "partner", "reference"]
+    readonly_fields = fields
 
     @admin.display(description=gettext_lazy("SKU"), ordering="level__product__sku")
     def sku(self, movement):

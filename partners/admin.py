@@ -203,8 +203,13 @@ class AuditLogEntryAdmin(ReadOnlyModelAdmin):
     search_fields = ["actor_label", "action", "target_id", "target_label", "partner__legal_name",
                      "partner__public_id", "ip_address"]
     date_hierarchy = "created_at"
-    fields = ["created_at", "partner", "actor_label", "actor_user", "actor_api_key", "ip_address", "action",
-              "target_type", "target_id", "target_label", "data"]
+    fields = ["created_at", "partner", "actor_label", "actor_user", "actor_api_key", "ip_address", "shown_action",
+              "action", "shown_target_type", "target_id", "target_label", "data"]
+    readonly_fields = fields
+
+    @admin.display(description=_("object type"))
+    def shown_target_type(self, entry):
+        return audit.target_type_label(entry.target_type) or "—"
 
     @admin.display(description=_("action"), ordering="action")
     def shown_action(self, entry):

@@ -141,6 +141,8 @@ def test_a_movement_names_what_caused_it_in_the_readers_language_with_a_link_to_
     html = client.get(reverse("admin:inventory_stockmovement_changelist"), HTTP_ACCEPT_LANGUAGE="fr").content.decode()
     link = f'<a href="{reverse("admin:orders_order_changelist")}?q={order.public_id}">commande {order.public_id}</a>'
     assert link in html
+    page = client.get(reverse("admin:inventory_stockmovement_change", args=[reservation.pk]), HTTP_ACCEPT_LANGUAGE="fr")
+    assert link in page.content.decode()
     found = client.get(reverse("admin:orders_order_changelist"), {"q": order.public_id}).context["cl"].result_list
     assert list(found) == [Order.objects.get(pk=order.pk)]
 

@@ -149,6 +149,8 @@ def test_the_audit_log_is_read_only_and_searchable(client, staff):
     assert list(response.context["cl"].result_list) == [entry]
     assert client.get(reverse("admin:partners_auditlogentry_add")).status_code == 403
     change = reverse("admin:partners_auditlogentry_change", args=[entry.pk])
+    page = client.get(change, HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    assert "Compte suspendu" in page and "partenaire" in page  # the action and the object's kind, in words
     assert client.post(change, {"action": "edited"}).status_code == 403
     assert client.get(reverse("admin:partners_auditlogentry_delete", args=[entry.pk])).status_code == 403
 
