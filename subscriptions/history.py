@@ -52,6 +52,17 @@ def text(event: InvoiceEvent) -> str:
 def _shown(name: str, value):
     from . import rails  # rails loads the Stripe rail, which records history
 
+    if name == "detail" and isinstance(value, list):  # a text: written out by a version before the parts
+        return name, rails.describe(value)
+    if name == "status" and value in StripeRefund.Status.values:
+        return name, StripeRefund.Status(value).label.lower()
+    return written_out(name, value)
+
+
+def written_out(name: str, value) -> tuple[str, object]:
+    """A kept value as the reader sees it, for the history's lines and a rail's parts alike:
+    ``<name>_cents`` as an amount named ``<name>``, a ``date`` (ISO) as a date in the active
+    language; anything else as it is."""
     if name.endswith("_cents"):
         return name.removesuffix("_cents"), format_cents(value)
     if name == "date":
@@ -59,8 +70,4 @@ def _shown(name: str, value):
             return name, formats.date_format(dt.date.fromisoformat(value))
         except ValueError:  # written out already (dd/mm/yyyy) by a version before this
             return name, value
-    if name == "detail" and isinstance(value, list):  # a text: written out by a version before the parts
-        return name, rails.describe(value)
-    if name == "status" and value in StripeRefund.Status.values:
-        return name, StripeRefund.Status(value).label.lower()
     return name, value

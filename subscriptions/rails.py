@@ -5,14 +5,12 @@ synchronously (``collect`` returns one) or later through ``services.record_payme
 webhooks. The Stripe rail plugs in here with the same interface.
 """
 
-import datetime as dt
 from dataclasses import dataclass
 from typing import Protocol
 
-from django.utils import formats
 from django.utils.translation import gettext_lazy as _
 
-from bigstock.money import format_cents
+from . import history
 
 # What a rail says about money it moves, by code: kept with its values on the invoice's history and
 # written out when read, in the reader's language (``describe``).
@@ -65,13 +63,7 @@ def describe(parts) -> str:
     from .stripe.collection import decline_reason_text
 
     def shown(name, value):
-        if name.endswith("_cents"):
-            return name.removesuffix("_cents"), format_cents(value)
-        if name == "date":
-            return name, formats.date_format(dt.date.fromisoformat(value))
-        if name == "reason":
-            return name, decline_reason_text(value)
-        return name, value
+        return (name, decline_reason_text(value)) if name == "reason" else history.written_out(name, value)
 
     return "; ".join(str(DETAILS[code]) % dict(shown(name, value) for name, value in values.items())
                      for code, values in parts)
