@@ -614,4 +614,4 @@ def _email_endpoint_disabled(endpoint: WebhookEndpoint, *, reason: str) -> None:
         "endpoint_url": settings.BIGSTOCK_SITE_URL + reverse("partners:webhook", args=[endpoint.public_id]),
     }
     subject, body = mail.bilingual("bigstock/email/webhook_disabled", context)
-    send_mail(f"{settings.ACCOUNT_EMAIL_SUBJECT_PREFIX}{subject}", body, None, owners)
+    send_mail(subject, body, None, owners)

@@ -67,7 +67,7 @@ def _email(*, to: list[str], template: str, context: dict) -> None:
     if not to:
         return
     subject, body = mail.bilingual(f"partners/email/{template}", {**context, "site_url": settings.BIGSTOCK_SITE_URL})
-    send_mail(f"{settings.ACCOUNT_EMAIL_SUBJECT_PREFIX}{subject}", body, None, to)
+    send_mail(subject, body, None, to)
 
 
 # --- The business -------------------------------------------------------------------------

@@ -17,18 +17,13 @@ def _recipients(invoice: Invoice) -> list[str]:
     return sorted({invoice.partner.billing_email, *owners} - {""})
 
 
-def _render(template: str, context: dict) -> tuple[str, str]:
-    subject, body = mail.bilingual(f"subscriptions/email/{template}", context)
-    return f"{settings.ACCOUNT_EMAIL_SUBJECT_PREFIX}{subject}", body
-
-
 def send_invoice(*, invoice_id: int, resend: bool = False) -> None:
     """Email the invoice with its PDF; once, unless ``resend`` (staff asked for it again)."""
     invoice = Invoice.objects.select_related("partner").get(pk=invoice_id)
     if not resend and invoice.timeline.filter(kind="emailed").exists():
         return
     context = {"invoice": invoice, "site_url": settings.BIGSTOCK_SITE_URL, "bank": settings.BIGSTOCK_BANK}
-    subject, body = _render("invoice", context)
+    subject, body = mail.bilingual("subscriptions/email/invoice", context)
     message = EmailMessage(subject, body, to=_recipients(invoice))
     if invoice.pdf:
         with invoice.pdf.open("rb") as pdf:
@@ -42,7 +37,7 @@ def send_reminder(*, invoice_id: int, days_late: int) -> None:
     invoice = Invoice.objects.select_related("partner", "subscription").get(pk=invoice_id)
     context = {"invoice": invoice, "days_late": days_late, "site_url": settings.BIGSTOCK_SITE_URL,
                "bank": settings.BIGSTOCK_BANK, "grace_until": invoice.subscription.grace_until}
-    subject, body = _render("reminder", context)
+    subject, body = mail.bilingual("subscriptions/email/reminder", context)
     EmailMessage(subject, body, to=_recipients(invoice)).send()
 
 
@@ -57,7 +52,7 @@ def send_transition_notice(*, campaign_id: int, partner_id: int, kind: str) -> N
     days_left = (campaign.transition_date - timezone.localdate()).days
     context = {"campaign": campaign, "partner": partner, "kind": kind, "days_left": days_left,
                "plans": offered_plans(), "site_url": settings.BIGSTOCK_SITE_URL}
-    subject, body = _render("transition", context)
+    subject, body = mail.bilingual("subscriptions/email/transition", context)
     owners = partner.memberships.filter(role=Role.OWNER, user__is_active=True).values_list("user__email", flat=True)
     EmailMessage(subject, body, to=sorted({partner.billing_email, *owners} - {""})).send()
 
@@ -69,6 +64,6 @@ def send_upgrade_suggestion(*, suggestion_id: int) -> None:
     partner = suggestion.partner
     context = {"suggestion": suggestion, "partner": partner, "site_url": settings.BIGSTOCK_SITE_URL,
                "difference_cents": suggestion.suggested_plan.price_cents - suggestion.from_plan.price_cents}
-    subject, body = _render("upgrade_suggestion", context)
+    subject, body = mail.bilingual("subscriptions/email/upgrade_suggestion", context)
     owners = partner.memberships.filter(role=Role.OWNER, user__is_active=True).values_list("user__email", flat=True)
     EmailMessage(subject, body, to=sorted({partner.billing_email, *owners} - {""})).send()

@@ -109,8 +109,9 @@ def _admin_url(ticket: Ticket) -> str:
 
 def _render(template: str, context: dict) -> tuple[str, str]:
     """Subject and body, French then English (``bigstock.mail``); the message itself is quoted once."""
-    subject, body = mail.bilingual(f"support/email/{template}", context)
-    return f"[{context['ticket'].reference}] {subject}", f"{REPLY_ABOVE}\n\n{body}"
+    subject, body = mail.bilingual(f"support/email/{template}", context,
+                                   subject_prefix=f"[{context['ticket'].reference}] ")
+    return subject, f"{REPLY_ABOVE}\n\n{body}"
 
 
 def _send(template: str, *, ticket: Ticket, to: list[str], context: dict | None = None,

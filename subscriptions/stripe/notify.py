@@ -35,7 +35,7 @@ def _send(name: str, context: dict, to: list[str]) -> None:
                "payment_method_url": settings.BIGSTOCK_SITE_URL + reverse("stripe:payment_method"),
                "authenticate_url": settings.BIGSTOCK_SITE_URL + reverse("stripe:authenticate")}
     subject, body = mail.bilingual(f"{TEMPLATES}/{name}", context)
-    EmailMessage(f"{settings.ACCOUNT_EMAIL_SUBJECT_PREFIX}{subject}", body, to=to).send()
+    EmailMessage(subject, body, to=to).send()
 
 
 def payment_failed(*, attempt_id: int) -> None:
