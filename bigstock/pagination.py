@@ -16,6 +16,15 @@ def invalid_cursor() -> InvalidCursor:
                          fields={"cursor": [_("Not a cursor from this API.")]})
 
 
+def parse_limit(raw: str, maximum: int) -> int | None:
+    """``?limit=`` as a page size from 1 to ``maximum``, or None when it is not one."""
+    return int(raw) if raw.isascii() and raw.isdigit() and 1 <= int(raw) <= maximum else None
+
+
+def limit_refusal(maximum: int) -> str:
+    return _("A whole number from 1 to %(max)d.") % {"max": maximum}
+
+
 class CursorPagination(pagination.CursorPagination):
     """The API's default: newest first, stable under inserts; ``?limit=`` up to 200."""
 
@@ -27,10 +36,10 @@ class CursorPagination(pagination.CursorPagination):
         raw = request.query_params.get(self.page_size_query_param)
         if raw is None:
             return self.page_size
-        if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= self.max_page_size:
-            raise exceptions.ValidationError(
-                {self.page_size_query_param: [_("A whole number from 1 to %(max)d.") % {"max": self.max_page_size}]})
-        return int(raw)
+        size = parse_limit(raw, self.max_page_size)
+        if size is None:
+            raise exceptions.ValidationError({self.page_size_query_param: [limit_refusal(self.max_page_size)]})
+        return size
 
     def decode_cursor(self, request):
         try:

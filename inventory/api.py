@@ -30,6 +30,7 @@ from drf_spectacular.utils import (
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
+from bigstock import pagination
 from bigstock.api import BaseAPIView, ErrorSerializer, error_examples, error_responses
 from bigstock.renderers import FileNegotiation
 
@@ -64,10 +65,11 @@ class QueryParams:
         raw = self.params.get("limit")
         if raw is None:
             return default
-        if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= maximum:
-            self.refuse("limit", _("A whole number from 1 to %(max)d.") % {"max": maximum})
+        limit = pagination.parse_limit(raw, maximum)
+        if limit is None:
+            self.refuse("limit", pagination.limit_refusal(maximum))
             return default
-        return int(raw)
+        return limit
 
     def skus(self) -> tuple[str, ...]:
         """``sku=A,B,C``: a comma-separated list, at most ``FEED_MAX_LIMIT``."""
@@ -317,8 +319,8 @@ class ProductListView(BaseAPIView):
         if cursor is not None:
             after = feed.decode_position(cursor).get("after")
             if not isinstance(after, str):
-                raise feed.InvalidCursor(_("This cursor belongs to another listing: follow the `next` link."),
-                                         fields={"cursor": [_("Not a cursor of this listing.")]})
+                raise pagination.InvalidCursor(_("This cursor belongs to another listing: follow the `next` link."),
+                                               fields={"cursor": [_("Not a cursor of this listing.")]})
         products, has_more = feed.product_page(skus=skus, is_active=is_active, after=after, limit=limit)
         discount = discount_for(request.partner)
         body = {

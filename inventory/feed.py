@@ -69,9 +69,6 @@ _PG_SETTLED_BEFORE = (
 )
 
 
-InvalidCursor = pagination.InvalidCursor  # the API's one refusal of a cursor
-
-
 # --- Cursors ------------------------------------------------------------------------------------
 
 
@@ -222,8 +219,8 @@ def position_of(cursor: str, *, changes: bool) -> tuple[str | tuple[int, str], i
     else:
         valid = isinstance(after, str)
     if not valid or not isinstance(as_of, int) or as_of < 0:
-        raise InvalidCursor(_("This cursor belongs to another listing: follow the `next` link with the same "
-                              "filters."), fields={"cursor": [_("Not a cursor of this listing.")]})
+        raise pagination.InvalidCursor(_("This cursor belongs to another listing: follow the `next` link with "
+                                         "the same filters."), fields={"cursor": [_("Not a cursor of this listing.")]})
     return after, as_of
 
 
