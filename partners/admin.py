@@ -189,7 +189,7 @@ class AuditActionFilter(admin.SimpleListFilter):
     parameter_name = "action"
 
     def lookups(self, request, model_admin):
-        return sorted(((action, audit.action_label(action)) for action in audit.ACTIONS), key=lambda lookup: lookup[1])
+        return audit.action_choices(audit.ACTIONS)
 
     def queryset(self, request, queryset):
         return queryset.filter(action=self.value()) if self.value() else queryset

@@ -113,6 +113,11 @@ def action_label(action: str) -> str:
     return str(ACTIONS.get(action, action))
 
 
+def action_choices(actions) -> list[tuple[str, str]]:
+    """``actions`` as (code, words) choices, in the order of their words."""
+    return sorted(((action, action_label(action)) for action in actions), key=lambda choice: choice[1])
+
+
 def target_type_label(target_type: str) -> str:
     """The kind of object (a model's name as stored) in the active language: "facture", not "invoice"."""
     model = _models_by_name().get(target_type)

@@ -137,5 +137,4 @@ class AuditLogFilterForm(forms.Form):
 
     def __init__(self, *args, actions: list[str], **kwargs):
         super().__init__(*args, **kwargs)
-        labelled = sorted(((action, audit.action_label(action)) for action in actions), key=lambda choice: choice[1])
-        self.fields["action"].choices = [("", _("All actions")), *labelled]
+        self.fields["action"].choices = [("", _("All actions")), *audit.action_choices(actions)]
