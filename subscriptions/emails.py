@@ -12,9 +12,10 @@ from . import history
 from .models import Invoice
 
 
-def _recipients(invoice: Invoice) -> list[str]:
-    owners = invoice.partner.memberships.filter(role=Role.OWNER, user__is_active=True).values_list("user__email", flat=True)
-    return sorted({invoice.partner.billing_email, *owners} - {""})
+def billing_recipients(partner) -> list[str]:
+    """Who receives a partner's billing emails: its billing address and its active owners."""
+    owners = partner.memberships.filter(role=Role.OWNER, user__is_active=True).values_list("user__email", flat=True)
+    return sorted({partner.billing_email, *owners} - {""})
 
 
 def send_invoice(*, invoice_id: int, resend: bool = False) -> None:
@@ -24,7 +25,7 @@ def send_invoice(*, invoice_id: int, resend: bool = False) -> None:
         return
     context = {"invoice": invoice, "site_url": settings.BIGSTOCK_SITE_URL, "bank": settings.BIGSTOCK_BANK}
     subject, body = mail.bilingual("subscriptions/email/invoice", context)
-    message = EmailMessage(subject, body, to=_recipients(invoice))
+    message = EmailMessage(subject, body, to=billing_recipients(invoice.partner))
     if invoice.pdf:
         with invoice.pdf.open("rb") as pdf:
             message.attach(f"{invoice.number}.pdf", pdf.read(), "application/pdf")
@@ -38,7 +39,7 @@ def send_reminder(*, invoice_id: int, days_late: int) -> None:
     context = {"invoice": invoice, "days_late": days_late, "site_url": settings.BIGSTOCK_SITE_URL,
                "bank": settings.BIGSTOCK_BANK, "grace_until": invoice.subscription.grace_until}
     subject, body = mail.bilingual("subscriptions/email/reminder", context)
-    EmailMessage(subject, body, to=_recipients(invoice)).send()
+    EmailMessage(subject, body, to=billing_recipients(invoice.partner)).send()
 
 
 def send_transition_notice(*, campaign_id: int, partner_id: int, kind: str) -> None:
@@ -53,8 +54,7 @@ def send_transition_notice(*, campaign_id: int, partner_id: int, kind: str) -> N
     context = {"campaign": campaign, "partner": partner, "kind": kind, "days_left": days_left,
                "plans": offered_plans(), "site_url": settings.BIGSTOCK_SITE_URL}
     subject, body = mail.bilingual("subscriptions/email/transition", context)
-    owners = partner.memberships.filter(role=Role.OWNER, user__is_active=True).values_list("user__email", flat=True)
-    EmailMessage(subject, body, to=sorted({partner.billing_email, *owners} - {""})).send()
+    EmailMessage(subject, body, to=billing_recipients(partner)).send()
 
 
 def send_upgrade_suggestion(*, suggestion_id: int) -> None:
@@ -65,5 +65,4 @@ def send_upgrade_suggestion(*, suggestion_id: int) -> None:
     context = {"suggestion": suggestion, "partner": partner, "site_url": settings.BIGSTOCK_SITE_URL,
                "difference_cents": suggestion.suggested_plan.price_cents - suggestion.from_plan.price_cents}
     subject, body = mail.bilingual("subscriptions/email/upgrade_suggestion", context)
-    owners = partner.memberships.filter(role=Role.OWNER, user__is_active=True).values_list("user__email", flat=True)
-    EmailMessage(subject, body, to=sorted({partner.billing_email, *owners} - {""})).send()
+    EmailMessage(subject, body, to=billing_recipients(partner)).send()

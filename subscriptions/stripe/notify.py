@@ -15,18 +15,14 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from bigstock import mail
-from partners.models import Partner, Role
+from partners.models import Partner
 
+from ..emails import billing_recipients
 from ..models import PaymentAttempt, StripeIssue
 
 logger = logging.getLogger(__name__)
 
 TEMPLATES = "subscriptions/stripe/email"
-
-
-def _partner_recipients(partner: Partner) -> list[str]:
-    owners = partner.memberships.filter(role=Role.OWNER, user__is_active=True).values_list("user__email", flat=True)
-    return sorted({partner.billing_email, *owners} - {""})
 
 
 def _send(name: str, context: dict, to: list[str]) -> None:
@@ -44,21 +40,21 @@ def payment_failed(*, attempt_id: int) -> None:
 
     attempt = PaymentAttempt.objects.select_related("invoice", "partner", "payment_method").get(pk=attempt_id)
     _send("payment_failed", {"attempt": attempt, "invoice": attempt.invoice, "bank": settings.BIGSTOCK_BANK,
-                             "reason": decline_reason(attempt)}, _partner_recipients(attempt.partner))
+                             "reason": decline_reason(attempt)}, billing_recipients(attempt.partner))
 
 
 def authentication_required(*, attempt_id: int) -> None:
     """The bank asks the cardholder to confirm the payment: a link to the portal page that does it."""
     attempt = PaymentAttempt.objects.select_related("invoice", "partner", "payment_method").get(pk=attempt_id)
     _send("authentication_required", {"attempt": attempt, "invoice": attempt.invoice},
-          _partner_recipients(attempt.partner))
+          billing_recipients(attempt.partner))
 
 
 def method_removed(*, partner_id: int, label: str) -> None:
     """The saved method disappeared on Stripe's side (detached, customer deleted): back to bank transfer."""
     partner = Partner.objects.get(pk=partner_id)
     _send("method_removed", {"partner": partner, "label": label, "bank": settings.BIGSTOCK_BANK},
-          _partner_recipients(partner))
+          billing_recipients(partner))
 
 
 def report(*, kind: str, stripe_object_id: str, message: str, tell_staff: bool = False, **links) -> StripeIssue:
